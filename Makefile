@@ -1,0 +1,55 @@
+# rl2-course: `make lab` to learn, `make test` to check everything.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: lab install test unit-test notebook-test notebooks lock bench clean help
+
+help:
+	@echo "make lab        install into .venv and open JupyterLab on notebooks/"
+	@echo "make test       install, then run unit tests and every notebook (nbval)"
+	@echo "make install    install only"
+	@echo "make notebooks  regenerate notebooks/ (student copies) from solutions/"
+	@echo "make bench      run the benchmarks and print their tables"
+	@echo "make lock       re-pin constraints.txt from a fresh install"
+
+$(PY):
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=/path/to/python3.11 ...'"; exit 2; }
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstall whenever the pins or the package metadata change.
+$(STAMP): $(PY) constraints.txt pyproject.toml
+	$(PY) -m pip install --quiet -c constraints.txt torch==2.13.0
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[test]'
+	$(PY) -m ipykernel install --user --name rl2-course --display-name "Python (rl2-course)" >/dev/null
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+
+# Unit tests, then every chapter in both folders on a fresh kernel (nbval, lax mode:
+# only cells marked `# NBVAL_CHECK_OUTPUT` have their output compared).
+test: $(STAMP)
+	$(PY) -m pytest tests $(PYTEST_ARGS)
+	$(PY) -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider solutions notebooks $(PYTEST_ARGS)
+
+unit-test: $(STAMP)
+	$(PY) -m pytest tests $(PYTEST_ARGS)
+
+notebooks: $(STAMP)
+	$(PY) -m rl2_course notebooks
+
+bench: $(STAMP)
+	$(PY) benchmarks/run_all.py
+
+lock: $(STAMP)
+	$(PY) -m pip freeze --exclude-editable | grep -v '^torch==' | { echo "torch==2.13.0"; cat; } | sort -f > constraints.tmp
+	@echo "wrote constraints.tmp; review it and move it over constraints.txt (keep the header)"
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,10 @@
+"""Hand-designed learners the RL² agents are compared with."""
+
+from rl2_course.baselines.bandits import (BanditBelief, BanditPolicy, EpsilonGreedyPolicy,
+                                          GreedyPolicy, OptimisticThompsonPolicy, RandomPolicy,
+                                          ThompsonSamplingPolicy, UCB1Policy)
+from rl2_course.baselines.registry import BANDIT_AGENTS, make_bandit_baseline
+
+__all__ = ["BANDIT_AGENTS", "BanditBelief", "BanditPolicy", "EpsilonGreedyPolicy", "GreedyPolicy",
+           "OptimisticThompsonPolicy", "RandomPolicy", "ThompsonSamplingPolicy", "UCB1Policy",
+           "make_bandit_baseline"]

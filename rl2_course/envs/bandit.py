@@ -1,0 +1,68 @@
+"""Batched Bernoulli bandits, the first experiment of the RL² paper (Section 3.1).
+
+A task is a k-armed bandit whose arm means are drawn i.i.d. from U[0, 1] (the paper's prior,
+which is Beta(1, 1)). An episode is a single pull, so a trial of n episodes is n pulls of one
+bandit. All B tasks are numpy arrays and are stepped with one call.
+
+Common random numbers: each step draws one uniform number per task, and arm ``a`` pays 1 when
+that number is below ``p[a]``. The uniforms do not depend on the actions, so two agents run
+with the same seed meet the same bandits *and* the same luck, which makes their difference far
+less noisy than two independent samples would (the evaluator relies on this).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium
+import numpy as np
+
+from rl2_course.envs.base import TaskVectorEnv
+
+
+class BernoulliBandits(TaskVectorEnv):
+    """B Bernoulli bandits with ``arms`` arms each; one pull is one episode.
+
+    The observation is the one-hot code of the bandit's single state (always ``[1.0]``), so a
+    bandit is literally a one-state MDP whose episodes last one step.
+
+    ``reset(options={"arm_means": p})`` sets the tasks instead of sampling them (``p`` of shape
+    ``(arms,)`` or ``(num_tasks, arms)``), which the widgets use to replay a chosen bandit.
+    """
+
+    metadata = {"render_modes": [], "autoreset_mode": None}
+    reward_bounds = (0.0, 1.0)
+
+    def __init__(self, num_tasks: int, arms: int) -> None:
+        if int(arms) < 2:
+            raise ValueError(f"a bandit needs at least 2 arms, got {arms}")
+        super().__init__(num_tasks, gymnasium.spaces.Box(0.0, 1.0, shape=(1,), dtype=np.float32),
+                         num_actions=int(arms))
+        self.arms = int(arms)
+        self.arm_means = np.zeros((self.num_envs, self.arms))
+        self._obs = np.ones((self.num_envs, 1), dtype=np.float32)
+
+    def sample_tasks(self, rng: np.random.Generator, options: dict[str, Any]) -> None:
+        if "arm_means" in options:
+            means = np.broadcast_to(np.asarray(options["arm_means"], dtype=float),
+                                    (self.num_envs, self.arms)).copy()
+            if not np.all((means >= 0) & (means <= 1)):
+                raise ValueError("arm_means must lie in [0, 1]")
+            self.arm_means = means
+        else:
+            self.arm_means = rng.random((self.num_envs, self.arms))
+
+    def start_episodes(self, mask: np.ndarray | None = None) -> np.ndarray:
+        return self._obs.copy()
+
+    def step(self, actions: np.ndarray):
+        actions = self.check_actions(actions)
+        luck = self.np_random.random(self.num_envs)
+        reward = (luck < self.arm_means[np.arange(self.num_envs), actions]).astype(np.float32)
+        done = np.ones(self.num_envs, dtype=bool)  # every pull ends its one-step episode
+        return self._obs.copy(), reward, done, np.zeros(self.num_envs, dtype=bool), {}
+
+    @property
+    def best_arm_mean(self) -> np.ndarray:
+        """Expected reward per pull of an oracle that knows the arm means, shape (B,)."""
+        return self.arm_means.max(axis=1)
