@@ -1,0 +1,5 @@
+import sys
+
+from rl2_course.cli import main
+
+sys.exit(main())

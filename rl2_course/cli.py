@@ -1,0 +1,122 @@
+"""Command line: ``python -m rl2_course {evaluate,tune,notebooks} ...``.
+
+Bad input exits with status 2 and one line on stderr; a traceback means a bug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from rl2_course.errors import UsageError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports bad arguments in one line (no usage dump), exit status 2."""
+
+    def error(self, message: str):  # noqa: D401 - argparse API
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _agents(text: str) -> list[str]:
+    names = [a.strip() for a in text.split(",") if a.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("give at least one agent name")
+    return names
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m rl2_course",
+                     description="RL² course: evaluate agents, tune baselines, build notebooks.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    evaluate = commands.add_parser("evaluate", help="compare agents on the same sampled tasks")
+    eval_envs = evaluate.add_subparsers(dest="env", required=True, parser_class=_Parser)
+    bandit = eval_envs.add_parser("bandit", help="Bernoulli bandits (Table 1)")
+    bandit.add_argument("--arms", type=int, required=True, help="k, arms per bandit")
+    bandit.add_argument("--episodes", type=int, required=True, help="n, pulls per trial")
+    bandit.add_argument("--agents", type=_agents, required=True,
+                        help="comma-separated: random,greedy,epsilon-greedy,ucb1,thompson,"
+                             "optimistic-thompson,gittins,bayes-optimal")
+    bandit.add_argument("--trials", type=int, default=1000, help="trials (tasks) per agent")
+    bandit.add_argument("--seed", type=int, default=0)
+    bandit.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    bandit.set_defaults(run=_evaluate_bandit)
+
+    tune = commands.add_parser("tune", help="grid-search the baselines' parameters")
+    tune_envs = tune.add_subparsers(dest="env", required=True, parser_class=_Parser)
+    tune_bandit = tune_envs.add_parser("bandit", help="ε-greedy, UCB1, optimistic TS")
+    tune_bandit.add_argument("--arms", type=int, required=True)
+    tune_bandit.add_argument("--episodes", type=int, required=True)
+    tune_bandit.add_argument("--trials", type=int, default=5000)
+    tune_bandit.add_argument("--seed", type=int, default=2016)
+    tune_bandit.add_argument("--write", action="store_true",
+                             help="store the winners in rl2_course/baselines/tuned_bandit.json")
+    tune_bandit.set_defaults(run=_tune_bandit)
+
+    notebooks = commands.add_parser("notebooks", help="generate notebooks/ from solutions/")
+    notebooks.add_argument("--solutions", type=Path, default=None)
+    notebooks.add_argument("--out", type=Path, default=None)
+    notebooks.add_argument("--check", action="store_true",
+                           help="only report whether notebooks/ is up to date (exit 1 if not)")
+    notebooks.set_defaults(run=_notebooks)
+    return parser
+
+
+def _evaluate_bandit(args: argparse.Namespace) -> int:
+    from rl2_course.evaluate import evaluate_bandit
+
+    result = evaluate_bandit(args.arms, args.episodes, args.agents, args.trials, args.seed)
+    if args.json:
+        print(json.dumps(result.to_json()))
+    else:
+        print(f"Bernoulli bandits: k={args.arms} arms, n={args.episodes} pulls, {args.trials} trials, "
+              f"seed {args.seed} (every agent meets the same tasks)")
+        print(result.table())
+    return 0
+
+
+def _tune_bandit(args: argparse.Namespace) -> int:
+    from rl2_course.baselines.tuning import command_line, tune_bandit, write_tuned
+    from rl2_course.evaluate import check_bandit_setting
+
+    check_bandit_setting(args.arms, args.episodes, args.trials)
+    tuned = tune_bandit(args.arms, args.episodes, args.trials, args.seed)
+    print(f"tuning k={args.arms}, n={args.episodes} on {args.trials} trials, seed {args.seed}")
+    for agent, t in tuned.items():
+        for params, mean, se in t["scores"]:
+            mark = "  <- best" if params == t["best"] else ""
+            print(f"  {agent:<20} {params!s:<20} {mean:9.3f} ± {se:.3f}{mark}")
+    if args.write:
+        print(f"wrote {write_tuned(args.arms, args.episodes, tuned, command_line())}")
+    return 0
+
+
+def _notebooks(args: argparse.Namespace) -> int:
+    from rl2_course import course
+
+    solutions = args.solutions or course.SOLUTIONS_DIR
+    out = args.out or course.NOTEBOOKS_DIR
+    if args.check:
+        stale = course.stale_notebooks(solutions, out)
+        for path in stale:
+            print(f"out of date: {path}")
+        return 1 if stale else 0
+    for path in course.write_student_notebooks(solutions, out):
+        print(f"wrote {path}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except UsageError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

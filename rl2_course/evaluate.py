@@ -1,0 +1,154 @@
+"""Evaluate several agents on the *same* sampled tasks and report mean ± standard error.
+
+Common random numbers: trial chunk c of an evaluation with seed S uses environment seed
+(S, c) for every agent, so all agents meet the same bandits and the same reward luck; each
+agent's own randomness comes from (S, c, name), so adding or removing an agent from the list
+never changes another agent's numbers.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from rl2_course.envs import make_bandit_trials
+from rl2_course.errors import UsageError
+from rl2_course.policy import Policy
+from rl2_course.rollout import TrialRecord, run_trials
+
+#: most trials stepped in one batch; bounds memory (B × k × n floats per recorded array)
+CHUNK_TRIALS = 20_000
+
+
+@dataclass
+class AgentResult:
+    """One agent's returns over all evaluated trials."""
+
+    returns: np.ndarray                      # (T,) total reward of each trial
+    records: list[TrialRecord] = field(default_factory=list)
+
+    @property
+    def mean(self) -> float:
+        return float(self.returns.mean())
+
+    @property
+    def stderr(self) -> float:
+        n = len(self.returns)
+        return float(self.returns.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
+
+
+@dataclass
+class Evaluation:
+    """Results of one evaluation; ``to_json`` gives the CLI's ``--json`` object."""
+
+    env: str
+    setting: dict[str, int]
+    trials: int
+    seed: int
+    results: dict[str, AgentResult]
+    arm_means: np.ndarray | None = None      # (T, k) for bandits, when records were kept
+
+    def to_json(self) -> dict:
+        return {"env": self.env, **self.setting, "trials": self.trials, "seed": self.seed,
+                "results": {name: {"mean": r.mean, "stderr": r.stderr}
+                            for name, r in self.results.items()}}
+
+    def table(self) -> str:
+        """Plain-text table of mean total reward ± stderr, best first."""
+        width = max(len(n) for n in self.results) + 2
+        lines = [f"{'agent':<{width}}{'mean':>10}   {'stderr':>7}"]
+        for name, r in sorted(self.results.items(), key=lambda kv: -kv[1].mean):
+            lines.append(f"{name:<{width}}{r.mean:>10.3f} ± {r.stderr:>7.3f}")
+        return "\n".join(lines)
+
+
+def check_bandit_setting(arms: int, episodes: int, trials: int | None = None) -> None:
+    """Refuse impossible settings with a message that names the problem."""
+    if arms < 2:
+        raise UsageError(f"--arms must be at least 2 (a bandit with {arms} arm(s) has nothing to learn)")
+    if episodes < 1:
+        raise UsageError(f"--episodes must be at least 1, got {episodes}")
+    if trials is not None and trials < 1:
+        raise UsageError(f"--trials must be at least 1, got {trials}")
+
+
+def make_bandit_agent(name: str, arms: int, episodes: int) -> Policy:
+    """Resolve a CLI agent name to a policy for k = ``arms``, n = ``episodes``."""
+    from rl2_course.baselines import BANDIT_AGENTS, make_bandit_baseline
+
+    if name in BANDIT_AGENTS:
+        try:
+            return make_bandit_baseline(name, arms, episodes)
+        except ValueError as err:   # e.g. bayes-optimal refusing a setting too large to solve
+            raise UsageError(str(err)) from None
+    known = ", ".join(BANDIT_AGENTS)
+    raise UsageError(f"unknown agent {name!r}; known bandit agents: {known}")
+
+
+def agent_seed(seed: int, chunk: int, name: str) -> np.random.SeedSequence:
+    return np.random.SeedSequence([seed, chunk, zlib.crc32(name.encode())])
+
+
+def evaluate_bandit(arms: int, episodes: int, agents: Sequence[str | Policy], trials: int, seed: int,
+                    *, keep_records: bool = False, progress: bool | None = None,
+                    make_agent: Callable[[str, int, int], Policy] = make_bandit_agent) -> Evaluation:
+    """Run every agent on the same ``trials`` bandits (k = ``arms``, n = ``episodes``).
+
+    ``agents`` holds CLI names or ready `Policy` objects. With ``keep_records`` the per-step
+    actions and rewards and the arm means are kept (for regret curves).
+    """
+    check_bandit_setting(arms, episodes, trials)
+    if not agents:
+        raise UsageError("no agents to evaluate")
+    policies = [make_agent(a, arms, episodes) if isinstance(a, str) else a for a in agents]
+    names = [p.name for p in policies]
+    if len(set(names)) != len(names):
+        raise UsageError(f"each agent may appear once, got {', '.join(names)}")
+
+    chunks = [min(CHUNK_TRIALS, trials - start) for start in range(0, trials, CHUNK_TRIALS)]
+    returns = {n: [] for n in names}
+    records = {n: [] for n in names}
+    arm_means = []
+    with tqdm(total=len(chunks) * len(policies), desc="evaluating", unit="agent-chunk",
+              disable=_quiet(progress, trials * episodes), leave=False) as bar:
+        for c, size in enumerate(chunks):
+            env = make_bandit_trials(arms, episodes, size)
+            env_seed = int(np.random.SeedSequence([seed, c]).generate_state(1)[0])
+            for policy in policies:
+                bar.set_postfix_str(policy.name)
+                record = run_trials(env, policy, seed=env_seed,
+                                    policy_seed=agent_seed(seed, c, policy.name))
+                returns[policy.name].append(record.total_reward)
+                if keep_records:
+                    records[policy.name].append(record)
+                bar.update(1)
+            if keep_records:
+                arm_means.append(env.task_env.arm_means.copy())
+    results = {n: AgentResult(np.concatenate(returns[n]), records[n]) for n in names}
+    return Evaluation("bandit", {"arms": arms, "episodes": episodes}, trials, seed, results,
+                      np.concatenate(arm_means) if keep_records else None)
+
+
+def _quiet(progress: bool | None, work: int) -> bool | None:
+    """tqdm's ``disable``: off when asked, or for small jobs; ``None`` lets tqdm hide it off a tty."""
+    if progress is None:
+        return True if work < 200_000 else None
+    return not progress
+
+
+def expected_regret(evaluation: Evaluation, name: str) -> np.ndarray:
+    """Mean cumulative regret after each pull, shape (n,): Σ_t (max_a p_a − p_{a_t}).
+
+    Uses the arm means, not the sampled rewards, so the curve is free of reward noise.
+    """
+    result = evaluation.results[name]
+    if evaluation.arm_means is None or not result.records:
+        raise UsageError("expected_regret needs evaluate_bandit(..., keep_records=True)")
+    actions = np.concatenate([r.actions for r in result.records])
+    means = evaluation.arm_means
+    pulled = np.take_along_axis(means, actions, axis=1)
+    return np.cumsum(means.max(axis=1, keepdims=True) - pulled, axis=1).mean(axis=0)
