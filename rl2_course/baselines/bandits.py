@@ -110,9 +110,13 @@ class EpsilonGreedyPolicy(BanditPolicy):
 
 
 class UCB1Policy(BanditPolicy):
-    """UCB1 (Auer et al. 2002): pull each arm once, then argmax  mean_a + c·sqrt(2 ln t / N_a).
+    """UCB1 (Auer et al. 2002) as the RL² paper runs it: argmax_a  μ̂_a + c·sqrt(2 ln t / N_a).
 
-    ``c = 1`` is the textbook algorithm; the course tunes c per setting (see `tuned.py`).
+    Like the paper, the statistics start with one success and one failure (a Beta(1, 1) prior),
+    so μ̂_a = (1 + S_a) / (2 + N_a) and the count is 2 + N_a; that way no arm has to be pulled
+    once before the index is defined (which would spend all of a k = 10, n = 10 trial on
+    exploration). ``t`` is the 1-based number of the current pull. ``c = 1`` is the textbook
+    constant; the course tunes c per setting like the paper did (see `tuning.py`).
     """
 
     name = "ucb1"
@@ -124,12 +128,8 @@ class UCB1Policy(BanditPolicy):
         self.c = float(c)
 
     def choose(self, belief: BanditBelief) -> np.ndarray:
-        pulls = belief.pulls
-        safe = np.maximum(pulls, 1.0)
-        mean = belief.successes / safe
-        bonus = self.c * np.sqrt(2.0 * np.log(max(belief.step, 1)) / safe)
-        index = np.where(pulls == 0, np.inf, mean + bonus)
-        return argmax_random_ties(index, belief.rng)
+        bonus = self.c * np.sqrt(2.0 * np.log(belief.step + 1) / (2.0 + belief.pulls))
+        return argmax_random_ties(belief.posterior_mean + bonus, belief.rng)
 
 
 class ThompsonSamplingPolicy(BanditPolicy):
@@ -143,11 +143,13 @@ class ThompsonSamplingPolicy(BanditPolicy):
 
 
 class OptimisticThompsonPolicy(BanditPolicy):
-    """Optimistic Thompson sampling (May et al. 2012): a posterior sample is never allowed to
-    fall below the posterior mean, so uncertainty only ever pulls an arm *up*.
+    """Optimistic Thompson sampling as defined in the RL² paper: draw ``samples`` (N) joint
+    samples of all arm means from the posterior, keep the one with the highest posterior
+    density, and pull its best arm.
 
-    ``samples`` (m) sets the optimism: each arm's score is the largest of m posterior draws,
-    floored at the mean; m = 1 is May et al.'s algorithm, larger m explores more.
+    N = 1 is plain Thompson sampling; as N grows the kept sample moves towards the posterior
+    mode, so N trades Thompson's randomised exploration against greedier play. The paper
+    tuned N ∈ {1, …, 20} per setting; so does `tuning.py`.
     """
 
     name = "optimistic-thompson"
@@ -160,5 +162,13 @@ class OptimisticThompsonPolicy(BanditPolicy):
 
     def choose(self, belief: BanditBelief) -> np.ndarray:
         a, b = 1.0 + belief.successes, 1.0 + belief.failures
-        draws = belief.rng.beta(a, b, size=(self.samples, *a.shape)).max(axis=0)
-        return argmax_random_ties(np.maximum(draws, belief.posterior_mean), belief.rng)
+        draws = belief.rng.beta(a, b, size=(self.samples, *a.shape))        # (N, B, k)
+        if self.samples > 1:
+            # log Beta density up to a per-arm constant (which is the same for every draw)
+            eps = 1e-12
+            log_density = ((a - 1) * np.log(draws + eps) + (b - 1) * np.log1p(-draws + eps)).sum(-1)
+            best = log_density.argmax(axis=0)                               # (B,)
+            draws = draws[best, np.arange(draws.shape[1])]
+        else:
+            draws = draws[0]
+        return argmax_random_ties(draws, belief.rng)

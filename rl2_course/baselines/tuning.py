@@ -16,11 +16,12 @@ import sys
 from importlib import resources
 from pathlib import Path
 
-#: parameter grids: wide enough that the winner is inside, not on the edge, for k ≤ 50, n ≤ 500
+#: parameter grids: the RL² paper's grids (ε, c ∈ {0, 0.1, …, 1}; N ∈ {1, …, 20}), with finer
+#: steps where the winners turned out to be and the far ends that never win dropped
 BANDIT_GRID: dict[str, dict[str, list]] = {
-    "epsilon-greedy": {"epsilon": [0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3]},
-    "ucb1": {"c": [0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0]},
-    "optimistic-thompson": {"samples": [1, 2, 3, 5, 8]},
+    "epsilon-greedy": {"epsilon": [0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5]},
+    "ucb1": {"c": [0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0]},
+    "optimistic-thompson": {"samples": [1, 2, 3, 5, 8, 13, 20]},
 }
 
 
