@@ -29,8 +29,11 @@ $(STAMP): $(PY) constraints.txt pyproject.toml
 
 install: $(STAMP)
 
+# JupyterLab refuses to run as root unless told; containers and CI machines often are root.
+LAB_ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks $(LAB_ROOT_FLAG) $(LAB_ARGS)
 
 # Unit tests, then every chapter in both folders on a fresh kernel (nbval, lax mode:
 # only cells marked `# NBVAL_CHECK_OUTPUT` have their output compared).
