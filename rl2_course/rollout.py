@@ -38,7 +38,7 @@ def run_trials(env: TrialEnv, policy: Policy, *, seed: int | np.random.SeedSeque
     policy's own randomness (Thompson draws, ε coin flips).
     """
     x, _ = env.reset(seed=_as_int_seed(seed), options=options)
-    state = policy.initial_state(env.num_envs, policy_seed)
+    state = policy.initial_state(env.num_envs, policy_stream(seed if policy_seed is None else policy_seed))
     actions, rewards, dones = [], [], []
     bar = tqdm(desc=progress if isinstance(progress, str) else policy.name, disable=not progress,
                unit="step", leave=False)
@@ -54,6 +54,21 @@ def run_trials(env: TrialEnv, policy: Policy, *, seed: int | np.random.SeedSeque
         bar.update(1)
     bar.close()
     return TrialRecord(np.stack(actions, 1), np.stack(rewards, 1), np.stack(dones, 1))
+
+
+#: spawn key that separates a policy's random stream from the environment's
+_POLICY_STREAM = (0x9011C7,)
+
+
+def policy_stream(seed: int | np.random.SeedSequence) -> np.random.SeedSequence:
+    """The policy's own random stream for ``seed``, never equal to the environment's stream.
+
+    Were both seeded with the same integer, a policy's first random draws would *be* the draws
+    that made the task (e.g. a tie-break that secretly follows the true arm means).
+    """
+    if isinstance(seed, np.random.SeedSequence):
+        return seed
+    return np.random.SeedSequence(int(seed), spawn_key=_POLICY_STREAM)
 
 
 def _as_int_seed(seed: int | np.random.SeedSequence) -> int:

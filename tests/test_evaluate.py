@@ -48,3 +48,15 @@ def test_stderr_matches_the_sample_formula():
 def test_bad_input_is_a_usage_error(args, match):
     with pytest.raises(UsageError, match=match):
         evaluate_bandit(*args, seed=0)
+
+
+def test_policy_randomness_never_replays_the_task_randomness():
+    # Same integer for both seeds: the tie-break at the first pull must not follow the true means.
+    from rl2_course.baselines import GreedyPolicy
+    from rl2_course.envs import make_bandit_trials
+    from rl2_course.rollout import run_trials
+
+    env = make_bandit_trials(5, 1, 20000)
+    record = run_trials(env, GreedyPolicy(5, 1), seed=1, policy_seed=1)
+    picked_best = record.actions[:, 0] == env.task_env.arm_means.argmax(1)
+    assert abs(picked_best.mean() - 0.2) < 4 * np.sqrt(0.16 / 20000)

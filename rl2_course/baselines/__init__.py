@@ -3,8 +3,11 @@
 from rl2_course.baselines.bandits import (BanditBelief, BanditPolicy, EpsilonGreedyPolicy,
                                           GreedyPolicy, OptimisticThompsonPolicy, RandomPolicy,
                                           ThompsonSamplingPolicy, UCB1Policy)
+from rl2_course.baselines.bayes_optimal import BayesOptimalPolicy, BayesOptimalTooLarge
+from rl2_course.baselines.gittins import GittinsIndexPolicy
 from rl2_course.baselines.registry import BANDIT_AGENTS, make_bandit_baseline
 
-__all__ = ["BANDIT_AGENTS", "BanditBelief", "BanditPolicy", "EpsilonGreedyPolicy", "GreedyPolicy",
+__all__ = ["BANDIT_AGENTS", "BanditBelief", "BanditPolicy", "BayesOptimalPolicy",
+           "BayesOptimalTooLarge", "EpsilonGreedyPolicy", "GittinsIndexPolicy", "GreedyPolicy",
            "OptimisticThompsonPolicy", "RandomPolicy", "ThompsonSamplingPolicy", "UCB1Policy",
            "make_bandit_baseline"]

@@ -5,7 +5,7 @@ keeps the Beta-Bernoulli sufficient statistics of each arm in its state: pulls N
 successes S_a. With the paper's prior p_a ~ U[0, 1] = Beta(1, 1) the posterior of arm a is
 Beta(1 + S_a, 1 + N_a - S_a), with mean (1 + S_a) / (2 + N_a).
 
-The index policies that need a table (Gittins, Bayes-optimal) live in `bandit_index.py` and
+The index policies that need a table (Gittins, Bayes-optimal) live in `gittins.py` and
 `bayes_optimal.py`; the parameters of ε-greedy, UCB1 and optimistic Thompson sampling come
 from `tuned.py`, which records the command that tuned them.
 """

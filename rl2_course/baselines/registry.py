@@ -5,16 +5,20 @@ from __future__ import annotations
 from rl2_course.baselines.bandits import (BanditPolicy, EpsilonGreedyPolicy, GreedyPolicy,
                                           OptimisticThompsonPolicy, RandomPolicy,
                                           ThompsonSamplingPolicy, UCB1Policy)
+from rl2_course.baselines.bayes_optimal import BayesOptimalPolicy
+from rl2_course.baselines.gittins import GittinsIndexPolicy
 from rl2_course.baselines.tuned import tuned_parameters
 
 #: CLI name -> class, in the column order of the paper's Table 1
 BANDIT_AGENTS: dict[str, type[BanditPolicy]] = {
     "random": RandomPolicy,
+    "gittins": GittinsIndexPolicy,
     "thompson": ThompsonSamplingPolicy,
     "optimistic-thompson": OptimisticThompsonPolicy,
     "ucb1": UCB1Policy,
     "epsilon-greedy": EpsilonGreedyPolicy,
     "greedy": GreedyPolicy,
+    "bayes-optimal": BayesOptimalPolicy,
 }
 
 
