@@ -58,7 +58,7 @@ class BernoulliBandits(TaskVectorEnv):
     def step(self, actions: np.ndarray):
         actions = self.check_actions(actions)
         luck = self.np_random.random(self.num_envs)
-        reward = (luck < self.arm_means[np.arange(self.num_envs), actions]).astype(np.float32)
+        reward = (luck < self.arm_means[np.arange(self.num_envs), actions]).astype(np.float64)
         done = np.ones(self.num_envs, dtype=bool)  # every pull ends its one-step episode
         return self._obs.copy(), reward, done, np.zeros(self.num_envs, dtype=bool), {}
 
