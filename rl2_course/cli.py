@@ -1,4 +1,4 @@
-"""Command line: ``python -m rl2_course {evaluate,tune,notebooks} ...``.
+"""Command line: ``python -m rl2_course {evaluate,train,tune,notebooks} ...``.
 
 Bad input exits with status 2 and one line on stderr; a traceback means a bug.
 """
@@ -40,11 +40,33 @@ def build_parser() -> argparse.ArgumentParser:
     bandit.add_argument("--episodes", type=int, required=True, help="n, pulls per trial")
     bandit.add_argument("--agents", type=_agents, required=True,
                         help="comma-separated: random,greedy,epsilon-greedy,ucb1,thompson,"
-                             "optimistic-thompson,gittins,bayes-optimal")
+                             "optimistic-thompson,gittins,bayes-optimal,rl2")
     bandit.add_argument("--trials", type=int, default=1000, help="trials (tasks) per agent")
     bandit.add_argument("--seed", type=int, default=0)
     bandit.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    bandit.add_argument("--checkpoint", type=Path, default=None,
+                        help="RL² checkpoint for the rl2 agent (default: the pretrained one "
+                             "in assets/checkpoints)")
     bandit.set_defaults(run=_evaluate_bandit)
+
+    train = commands.add_parser("train", help="train an RL² agent with PPO")
+    train_envs = train.add_subparsers(dest="env", required=True, parser_class=_Parser)
+    train_bandit = train_envs.add_parser("bandit", help="Bernoulli bandits (Table 1)")
+    train_bandit.add_argument("--arms", type=int, required=True, help="k, arms per bandit")
+    train_bandit.add_argument("--episodes", type=int, required=True, help="n, pulls per trial")
+    train_bandit.add_argument("--seed", type=int, default=0)
+    train_bandit.add_argument("--out", type=Path, required=True,
+                              help="directory for checkpoint.pt and log.csv")
+    budget = train_bandit.add_mutually_exclusive_group()
+    budget.add_argument("--updates", type=int, default=None,
+                        help="train until this many PPO updates in total "
+                             "(default: the setting's budget in rl2_course/settings.py)")
+    budget.add_argument("--minutes", type=float, default=None,
+                        help="train for this many minutes in total")
+    train_bandit.add_argument("--resume", action="store_true",
+                              help="continue the run saved in --out")
+    train_bandit.add_argument("--quiet", action="store_true", help="no progress bar")
+    train_bandit.set_defaults(run=_train_bandit)
 
     tune = commands.add_parser("tune", help="grid-search the baselines' parameters")
     tune_envs = tune.add_subparsers(dest="env", required=True, parser_class=_Parser)
@@ -69,13 +91,29 @@ def build_parser() -> argparse.ArgumentParser:
 def _evaluate_bandit(args: argparse.Namespace) -> int:
     from rl2_course.evaluate import evaluate_bandit
 
-    result = evaluate_bandit(args.arms, args.episodes, args.agents, args.trials, args.seed)
+    result = evaluate_bandit(args.arms, args.episodes, args.agents, args.trials, args.seed,
+                             checkpoint=args.checkpoint)
     if args.json:
         print(json.dumps(result.to_json()))
     else:
         print(f"Bernoulli bandits: k={args.arms} arms, n={args.episodes} pulls, {args.trials} trials, "
               f"seed {args.seed} (every agent meets the same tasks)")
         print(result.table())
+    return 0
+
+
+def _train_bandit(args: argparse.Namespace) -> int:
+    from rl2_course.evaluate import check_bandit_setting
+    from rl2_course.train import TrainConfig, train
+
+    check_bandit_setting(args.arms, args.episodes)
+    config = TrainConfig.for_bandit(args.arms, args.episodes, seed=args.seed,
+                                    updates=args.updates, minutes=args.minutes)
+    result = train(config, args.out, resume=args.resume, progress=not args.quiet)
+    last = "n/a" if result.mean_return is None else f"{result.mean_return:.3f}"
+    print(f"trained RL² on bandit k={args.arms}, n={args.episodes}: {result.updates} updates, "
+          f"{result.trials_seen} trials, {result.wall_seconds:.0f} s; last mean trial return "
+          f"{last}; wrote {result.checkpoint_path} and {result.log_path}")
     return 0
 
 

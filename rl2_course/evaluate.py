@@ -8,8 +8,10 @@ never changes another agent's numbers.
 
 from __future__ import annotations
 
+import functools
 import zlib
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
@@ -76,17 +78,42 @@ def check_bandit_setting(arms: int, episodes: int, trials: int | None = None) ->
         raise UsageError(f"--trials must be at least 1, got {trials}")
 
 
-def make_bandit_agent(name: str, arms: int, episodes: int) -> Policy:
-    """Resolve a CLI agent name to a policy for k = ``arms``, n = ``episodes``."""
+def make_bandit_agent(name: str, arms: int, episodes: int, *,
+                      checkpoint: Path | None = None) -> Policy:
+    """Resolve a CLI agent name to a policy for k = ``arms``, n = ``episodes``.
+
+    ``"rl2"`` loads ``checkpoint`` (a file, or a training ``--out`` directory), or without one
+    the pretrained checkpoint of this setting from ``assets/checkpoints`` (see `settings.py`).
+    """
     from rl2_course.baselines import BANDIT_AGENTS, make_bandit_baseline
 
+    if name == "rl2":
+        return _load_rl2(arms, episodes, checkpoint)
     if name in BANDIT_AGENTS:
         try:
             return make_bandit_baseline(name, arms, episodes)
         except ValueError as err:   # e.g. bayes-optimal refusing a setting too large to solve
             raise UsageError(str(err)) from None
-    known = ", ".join(BANDIT_AGENTS)
+    known = ", ".join([*BANDIT_AGENTS, "rl2"])
     raise UsageError(f"unknown agent {name!r}; known bandit agents: {known}")
+
+
+def _load_rl2(arms: int, episodes: int, checkpoint: Path | None) -> Policy:
+    """The RL² agent of a checkpoint, refusing one trained on another (k, n)."""
+    from rl2_course.agents import RL2Agent
+    from rl2_course.settings import pretrained_checkpoint
+
+    if checkpoint is None:
+        checkpoint = pretrained_checkpoint(arms, episodes)
+        if not checkpoint.exists():
+            raise UsageError(
+                f"no pretrained rl2 checkpoint for bandit k={arms}, n={episodes} (train one with: "
+                f"python -m rl2_course train bandit --arms {arms} --episodes {episodes} --out DIR, "
+                f"then pass --checkpoint DIR/checkpoint.pt)")
+    checkpoint = Path(checkpoint)
+    if checkpoint.is_dir():            # a training run's --out directory
+        checkpoint = checkpoint / "checkpoint.pt"
+    return RL2Agent.from_checkpoint(checkpoint, arms, episodes)
 
 
 def agent_seed(seed: int, chunk: int, name: str) -> np.random.SeedSequence:
@@ -95,15 +122,21 @@ def agent_seed(seed: int, chunk: int, name: str) -> np.random.SeedSequence:
 
 def evaluate_bandit(arms: int, episodes: int, agents: Sequence[str | Policy], trials: int, seed: int,
                     *, keep_records: bool = False, progress: bool | None = None,
-                    make_agent: Callable[[str, int, int], Policy] = make_bandit_agent) -> Evaluation:
+                    make_agent: Callable[[str, int, int], Policy] = make_bandit_agent,
+                    checkpoint: Path | None = None) -> Evaluation:
     """Run every agent on the same ``trials`` bandits (k = ``arms``, n = ``episodes``).
 
     ``agents`` holds CLI names or ready `Policy` objects. With ``keep_records`` the per-step
-    actions and rewards and the arm means are kept (for regret curves).
+    actions and rewards and the arm means are kept (for regret curves). ``checkpoint`` is the
+    RL² checkpoint that the name ``"rl2"`` loads (default: the pretrained one).
     """
     check_bandit_setting(arms, episodes, trials)
     if not agents:
         raise UsageError("no agents to evaluate")
+    if checkpoint is not None:
+        if "rl2" not in agents:
+            raise UsageError("--checkpoint is for the rl2 agent, but rl2 is not among the agents")
+        make_agent = functools.partial(make_agent, checkpoint=checkpoint)
     policies = [make_agent(a, arms, episodes) if isinstance(a, str) else a for a in agents]
     names = [p.name for p in policies]
     if len(set(names)) != len(names):

@@ -1,0 +1,171 @@
+"""Saving and loading RL² checkpoints safely.
+
+A checkpoint is one ``torch.save`` file holding only tensors and plain Python values (dict,
+list, tuple, str, int, float, bool, None), so it loads with ``torch.load(weights_only=True)``:
+opening a checkpoint someone sent you cannot run their code. The layout:
+
+    {"format": "rl2_course.checkpoint", "format_version": 1,
+     "env_spec": {"env": "bandit", "arms": 5, "episodes": 10},
+     "model_spec": {...RecurrentActorCritic.spec()...},
+     "state_dict": {...weights...},
+     "config": {...TrainConfig as a dict...},
+     "extra": {...training state: optimizer, update index, RNG states...}}
+
+Writes are atomic (temporary file in the same directory, fsync, ``os.replace``), so a crash or
+Ctrl-C while saving leaves the previous checkpoint intact instead of a truncated one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import pickle
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from rl2_course.agents.recurrent import RecurrentActorCritic
+from rl2_course.errors import UsageError
+
+FORMAT = "rl2_course.checkpoint"
+FORMAT_VERSION = 1
+_KEYS = ("env_spec", "model_spec", "state_dict", "config", "extra")
+
+
+def bandit_env_spec(arms: int, episodes: int) -> dict[str, Any]:
+    """The task family a bandit checkpoint was trained on."""
+    return {"env": "bandit", "arms": int(arms), "episodes": int(episodes)}
+
+
+def describe_env(spec: dict[str, Any]) -> str:
+    """'bandit k=5, n=10' — how error messages name a task family."""
+    if spec.get("env") == "bandit":
+        return f"bandit k={spec.get('arms')}, n={spec.get('episodes')}"
+    return ", ".join(f"{k}={v}" for k, v in spec.items())
+
+
+def save_checkpoint(path: str | os.PathLike, model: RecurrentActorCritic, config: Any,
+                    env_spec: dict[str, Any], extra: dict[str, Any] | None = None) -> Path:
+    """Write ``model`` (+ its config, task family and ``extra`` state) atomically to ``path``.
+
+    ``config`` is a dataclass or a dict; everything must be tensors or plain Python values
+    (checked here, so that a bad value fails at save time and not when someone loads it).
+    """
+    path = Path(path)
+    if dataclasses.is_dataclass(config) and not isinstance(config, type):
+        config = dataclasses.asdict(config)
+    payload = {"format": FORMAT, "format_version": FORMAT_VERSION, "env_spec": dict(env_spec),
+               "model_spec": model.spec(), "state_dict": model.state_dict(),
+               "config": dict(config), "extra": dict(extra or {})}
+    _check_plain(payload, "checkpoint")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.chmod(tmp, default_file_mode())   # mkstemp makes 0600; give the usual rw-r--r--
+        with os.fdopen(fd, "wb") as f:
+            torch.save(payload, f)
+            f.flush()
+            os.fsync(f.fileno())       # the bytes are on disk before the name points at them
+        os.replace(tmp, path)          # atomic on POSIX and Windows: old file or new, never half
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+    return path
+
+
+def read_checkpoint(path: str | os.PathLike,
+                    expected_env_spec: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The raw checkpoint dict, validated; every problem is a one-line `UsageError`."""
+    path = Path(path)
+    if not path.exists():
+        raise UsageError(f"no checkpoint at {path}")
+    if path.is_dir():
+        raise UsageError(f"{path} is a directory, not a checkpoint file")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        if "weights only" in str(err).lower() or "weights_only" in str(err).lower():
+            raise UsageError(f"refusing to load {path}: it contains arbitrary Python objects, "
+                             f"and checkpoints may hold only tensors and plain values "
+                             f"(torch.load weights_only=True)") from None
+        raise UsageError(f"{path} is not a readable checkpoint (corrupt or truncated file)") from None
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, KeyError,
+            IndexError, TypeError, AttributeError):
+        raise UsageError(f"{path} is not a readable checkpoint (corrupt or truncated file)") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise UsageError(f"{path} is not an rl2_course checkpoint (no {FORMAT!r} format marker)")
+    version = payload.get("format_version")
+    if version != FORMAT_VERSION:
+        raise UsageError(f"{path} has checkpoint format version {version!r}; this rl2_course "
+                         f"reads version {FORMAT_VERSION}")
+    missing = [k for k in _KEYS if k not in payload]
+    if missing:
+        raise UsageError(f"{path} is an incomplete checkpoint (missing {', '.join(missing)})")
+    if expected_env_spec is not None and dict(payload["env_spec"]) != dict(expected_env_spec):
+        saved, wanted = describe_env(payload["env_spec"]), describe_env(expected_env_spec)
+        family = f"{payload['env_spec'].get('env')} "
+        if payload["env_spec"].get("env") == expected_env_spec.get("env") and wanted.startswith(family):
+            wanted = wanted[len(family):]       # "... bandit k=5, n=10, not k=10, n=10"
+        raise UsageError(f"checkpoint {path} was trained on {saved}, not {wanted}")
+    return payload
+
+
+def load_checkpoint(path: str | os.PathLike, expected_env_spec: dict[str, Any] | None = None
+                    ) -> tuple[RecurrentActorCritic, dict[str, Any]]:
+    """Rebuild the model of a checkpoint; returns ``(model, metadata)``.
+
+    ``metadata`` holds ``env_spec``, ``config``, ``extra`` and ``format_version``. With
+    ``expected_env_spec`` a checkpoint trained on another task family is refused.
+    """
+    payload = read_checkpoint(path, expected_env_spec)
+    try:
+        model = RecurrentActorCritic.from_spec(payload["model_spec"])
+        model.load_state_dict(payload["state_dict"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise UsageError(f"{path} does not describe a usable model ({first})") from None
+    metadata = {k: payload[k] for k in ("format_version", "env_spec", "config", "extra")}
+    return model, metadata
+
+
+def _check_plain(value: Any, where: str) -> None:
+    """Refuse anything ``torch.load(weights_only=True)`` would refuse to read back."""
+    if value is None or isinstance(value, (bool, int, float, str, torch.Tensor)):
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, (str, int)):
+                raise TypeError(f"{where}: key {key!r} is not a str or int")
+            _check_plain(item, f"{where}[{key!r}]")
+        return
+    if isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            _check_plain(item, f"{where}[{i}]")
+        return
+    raise TypeError(f"{where} is a {type(value).__name__}; checkpoints hold only tensors and "
+                    f"plain Python values")
+
+
+def default_file_mode() -> int:
+    """The mode ``open()`` would give a new file under the current umask (e.g. 0o644)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make the rename itself durable (POSIX); a no-op where directories cannot be opened."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -1,0 +1,252 @@
+"""The RL² agent: a recurrent actor-critic whose hidden state is the "fast" learner.
+
+Duan et al. (2016), Section 2.2: the policy is a recurrent network that reads, at step t,
+
+    x_t = [ s_t | one_hot(a_{t-1}) | r_{t-1} | d_{t-1} ]                      (RL² input)
+
+and keeps a hidden state h_t that is carried across the episodes of a trial. The slow outer
+loop (PPO here, TRPO in the paper; see `rl2_course.train`) tunes the weights; the fast inner
+loop, learning *within* a task, is nothing but the GRU update
+
+    h_t = GRU(φ(x_t), h_{t-1})                                                  (paper Eq. 1)
+    π(a_t | x_{≤t}) = softmax(W_π h_t + b_π),    V(x_{≤t}) = w_V · h_t + b_V
+
+Pieces, top to bottom:
+
+* `ObservationEncoder` / `IdentityEncoder`: φ, applied to the observation part of x only. The
+  bandit and tabular MDP observations are small vectors, so φ is the identity; pixel
+  observations (the maze) will plug a CNN in here without touching anything else.
+* `RecurrentActorCritic`: φ → GRU → (policy logits, value).
+* `RL2Agent`: wraps a model in the course's `Policy` protocol, so the evaluator, the widgets
+  and the analysis run it exactly like a baseline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from rl2_course.envs.trial import TrialInputLayout
+
+
+# --------------------------------------------------------------------------------------------
+# Observation encoders φ
+# --------------------------------------------------------------------------------------------
+
+class ObservationEncoder(nn.Module):
+    """φ: maps the observation part of x, shape (N, observation_size), to (N, output_size).
+
+    The input is always a flat batch of observation vectors (the trial wrapper flattens
+    observations), so an image encoder reshapes them itself, e.g. to (N, C, H, W). ``spec()``
+    returns plain data from which `build_encoder` rebuilds the same encoder (checkpoints store
+    it instead of pickling the module).
+    """
+
+    #: registry key used in ``spec()["name"]``
+    kind: str = "abstract"
+    output_size: int
+
+    def spec(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+class IdentityEncoder(ObservationEncoder):
+    """φ(s) = s, for vector observations (bandits, tabular MDPs)."""
+
+    kind = "identity"
+
+    def __init__(self, observation_size: int) -> None:
+        super().__init__()
+        self.observation_size = int(observation_size)
+        self.output_size = self.observation_size
+
+    def forward(self, observation: torch.Tensor) -> torch.Tensor:
+        return observation
+
+    def spec(self) -> dict[str, Any]:
+        return {"name": self.kind, "observation_size": self.observation_size}
+
+
+#: name -> encoder class; a CNN encoder for the maze registers itself here
+ENCODERS: dict[str, type[ObservationEncoder]] = {"identity": IdentityEncoder}
+
+
+def build_encoder(spec: dict[str, Any]) -> ObservationEncoder:
+    """Rebuild an encoder from its ``spec()``."""
+    spec = dict(spec)
+    name = spec.pop("name")
+    if name not in ENCODERS:
+        raise ValueError(f"unknown observation encoder {name!r}; known: {', '.join(ENCODERS)}")
+    return ENCODERS[name](**spec)
+
+
+# --------------------------------------------------------------------------------------------
+# The network
+# --------------------------------------------------------------------------------------------
+
+class RecurrentActorCritic(nn.Module):
+    """φ → GRU → policy logits and value, over RL² inputs x = [obs | a | r | d].
+
+    Shapes: one step takes x (B, D) and h (B, H); a whole trial takes x (T, B, D) and h0 (B, H).
+    """
+
+    def __init__(self, observation_size: int, num_actions: int, hidden_size: int = 128,
+                 encoder: ObservationEncoder | None = None) -> None:
+        super().__init__()
+        self.layout = TrialInputLayout(int(observation_size), int(num_actions))
+        self.hidden_size = int(hidden_size)
+        self.encoder = encoder if encoder is not None else IdentityEncoder(observation_size)
+        # GRU input: φ(obs) followed by the untouched [one_hot(a_{t-1}) | r_{t-1} | d_{t-1}].
+        gru_input = self.encoder.output_size + self.layout.num_actions + 2
+        self.gru = nn.GRU(gru_input, self.hidden_size)
+        self.policy_head = nn.Linear(self.hidden_size, self.layout.num_actions)
+        self.value_head = nn.Linear(self.hidden_size, 1)
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        # CleanRL's choices: orthogonal recurrent weights, zero biases, a tiny policy head so
+        # the first policy is (almost) uniform, a unit-scale value head.
+        for name, param in self.gru.named_parameters():
+            if name.startswith("weight"):
+                nn.init.orthogonal_(param)
+            else:
+                nn.init.zeros_(param)
+        nn.init.orthogonal_(self.policy_head.weight, gain=0.01)
+        nn.init.zeros_(self.policy_head.bias)
+        nn.init.orthogonal_(self.value_head.weight, gain=1.0)
+        nn.init.zeros_(self.value_head.bias)
+
+    # -- shapes and rebuilding ---------------------------------------------------------------
+
+    @property
+    def input_size(self) -> int:
+        return self.layout.size
+
+    @property
+    def num_actions(self) -> int:
+        return self.layout.num_actions
+
+    def spec(self) -> dict[str, Any]:
+        """Plain data that rebuilds this architecture (the weights travel separately)."""
+        return {"class": "RecurrentActorCritic", "observation_size": self.layout.observation_size,
+                "num_actions": self.layout.num_actions, "hidden_size": self.hidden_size,
+                "encoder": self.encoder.spec()}
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any]) -> RecurrentActorCritic:
+        if spec.get("class") != "RecurrentActorCritic":
+            raise ValueError(f"not a RecurrentActorCritic spec: {spec.get('class')!r}")
+        return cls(spec["observation_size"], spec["num_actions"], spec["hidden_size"],
+                   encoder=build_encoder(spec["encoder"]))
+
+    def initial_hidden(self, batch: int) -> torch.Tensor:
+        """h_0 = 0 for ``batch`` fresh trials (the only place the memory is ever cleared)."""
+        return torch.zeros(batch, self.hidden_size)
+
+    # -- forward passes ----------------------------------------------------------------------
+
+    def _gru_inputs(self, x: torch.Tensor) -> torch.Tensor:
+        """[φ(obs) | a | r | d] for x of shape (T, B, D)."""
+        steps, batch, _ = x.shape
+        obs_size = self.layout.observation_size
+        features = self.encoder(x[..., :obs_size].reshape(steps * batch, obs_size))
+        return torch.cat([features.reshape(steps, batch, -1), x[..., obs_size:]], dim=-1)
+
+    def forward_sequence(self, x: torch.Tensor, h0: torch.Tensor
+                         ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Run T steps: x (T, B, D), h0 (B, H) -> logits (T, B, A), values (T, B), h_T (B, H).
+
+        One `nn.GRU` call covers the whole sequence because the hidden state is NEVER reset
+        inside a trial: an episode boundary reaches the network only through the done flag
+        d_{t-1} in x_t. This is the RL² difference from CleanRL's ``ppo_atari_lstm``, which
+        zeroes the LSTM state at every episode start (``(1 - done) * h``) and therefore has
+        to loop step by step; RL² must remember the previous episodes, that is the point.
+        """
+        outputs, h_last = self.gru(self._gru_inputs(x), h0.unsqueeze(0).contiguous())
+        logits = self.policy_head(outputs)
+        values = self.value_head(outputs).squeeze(-1)
+        return logits, values, h_last.squeeze(0)
+
+    def step(self, x: torch.Tensor, h: torch.Tensor
+             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One step: x (B, D), h (B, H) -> logits (B, A), value (B,), next h (B, H)."""
+        logits, values, h_next = self.forward_sequence(x.unsqueeze(0), h)
+        return logits.squeeze(0), values.squeeze(0), h_next
+
+    forward = step
+
+
+# --------------------------------------------------------------------------------------------
+# The Policy-protocol wrapper
+# --------------------------------------------------------------------------------------------
+
+@dataclass
+class RL2State:
+    """What `RL2Agent` carries from one step to the next (one batch of trials)."""
+
+    hidden: torch.Tensor                    # (B, H) the GRU memory: the agent's "belief"
+    generator: torch.Generator              # the agent's own dice (seeded per trial batch)
+    probs: np.ndarray | None = None         # (B, A) π(·|x_{≤t}) of the last step, for widgets
+    value: np.ndarray | None = None         # (B,) V(x_{≤t}) of the last step, for widgets
+
+
+class RL2Agent:
+    """A trained `RecurrentActorCritic` behind the `Policy` protocol (name ``"rl2"``).
+
+    By default actions are *sampled* from π, as in training and in the paper's evaluation;
+    ``greedy=True`` takes the most likely action instead.
+    """
+
+    def __init__(self, model: RecurrentActorCritic, *, greedy: bool = False,
+                 name: str = "rl2") -> None:
+        self.model = model.eval()
+        self.greedy = bool(greedy)
+        self.name = name
+
+    def initial_state(self, num_tasks: int,
+                      seed: int | np.random.SeedSequence | None = None) -> RL2State:
+        generator = torch.Generator()
+        if seed is None:
+            generator.seed()
+        else:
+            generator.manual_seed(_torch_seed(seed))
+        return RL2State(self.model.initial_hidden(num_tasks), generator)
+
+    def act(self, x: np.ndarray, state: RL2State) -> tuple[np.ndarray, RL2State]:
+        x = np.asarray(x, dtype=np.float32)
+        if x.ndim != 2 or x.shape[1] != self.model.input_size:
+            raise ValueError(f"expected RL² inputs of shape (B, {self.model.input_size}), "
+                             f"got {x.shape}: was the model trained for another task family?")
+        with torch.no_grad():
+            logits, value, hidden = self.model.step(torch.from_numpy(x), state.hidden)
+            probs = torch.softmax(logits, dim=-1)
+            if self.greedy:
+                actions = probs.argmax(dim=-1)
+            else:
+                actions = torch.multinomial(probs, 1, generator=state.generator).squeeze(-1)
+        return actions.numpy().astype(np.int64), RL2State(hidden, state.generator,
+                                                          probs.numpy(), value.numpy())
+
+    @classmethod
+    def from_checkpoint(cls, path, arms: int | None = None, episodes: int | None = None,
+                        **kwargs: Any) -> RL2Agent:
+        """Load a bandit checkpoint, refusing one trained for another (k, n) when given."""
+        from rl2_course.agents.checkpoint import bandit_env_spec, load_checkpoint
+
+        expected = bandit_env_spec(arms, episodes) if arms is not None and episodes is not None else None
+        model, _ = load_checkpoint(path, expected_env_spec=expected)
+        return cls(model, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"RL2Agent(hidden_size={self.model.hidden_size}, greedy={self.greedy})"
+
+
+def _torch_seed(seed: int | np.random.SeedSequence) -> int:
+    """A 63-bit torch seed from an int or a numpy SeedSequence (the evaluator passes those)."""
+    if isinstance(seed, np.random.SeedSequence):
+        return int(seed.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
+    return int(seed)

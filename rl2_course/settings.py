@@ -1,0 +1,136 @@
+"""Per-setting defaults: ONE table read by the trainer, the evaluator, reproduce and the loader.
+
+Every bandit setting of the paper's Table 1 (k ∈ {5, 10, 50} arms × n ∈ {10, 100, 500} pulls)
+has a row: the RL² training hyperparameters the course found to work on a laptop CPU, and the
+path of its pretrained checkpoint, ``assets/checkpoints/bandit-k{K}-n{N}.pt``. A setting outside
+the table gets defaults derived from k and n by `bandit_setting` (same rules the table follows).
+
+The assets directory is ``<repo>/assets``, or ``$RL2_COURSE_ASSETS`` when that is set.
+
+Why the numbers look the way they do (measured with one torch thread on a shared 2-core CPU):
+
+* Short trials (n = 10) are cheap, so an update can see many trials; full-trial backprop.
+* Long trials (n = 500) cost ~n sequential GRU steps per trial both in the rollout and in
+  backprop, so an update uses fewer trials and *truncated BPTT*: the trial is cut into
+  segments of ``bptt_length`` steps that start from the hidden state the rollout recorded.
+  The segments of all trials then run side by side as one wide batch, which is what makes
+  n = 500 affordable on a CPU (a GRU on CPU is fast per wide step and slow per long sequence):
+  at k = 50, n = 500 an update takes 1.2 s with 50-step segments against 2.2 s with whole
+  trials. GAE still runs over the *whole* trial: truncation changes the gradient (and starts
+  each segment from a hidden state computed by the slightly older rollout policy), never the
+  targets.
+* γ < 1 and ``reward_scale`` keep value targets O(1) for long trials (the value head then
+  learns r-scaled, discounted returns-to-go; the policy gradient is unaffected after the
+  advantages are normalised).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import rl2_course
+
+#: environment variable that moves the assets directory (pretrained checkpoints, figures)
+ASSETS_ENV_VAR = "RL2_COURSE_ASSETS"
+
+
+def assets_dir() -> Path:
+    """``$RL2_COURSE_ASSETS`` if set, else ``<repo>/assets`` next to the package."""
+    override = os.environ.get(ASSETS_ENV_VAR)
+    if override:
+        return Path(override).expanduser()
+    return Path(rl2_course.__file__).resolve().parents[1] / "assets"
+
+
+@dataclass(frozen=True)
+class BanditSetting:
+    """RL² training defaults for one bandit setting (k arms, n pulls per trial)."""
+
+    arms: int
+    episodes: int
+    hidden_size: int           # GRU units
+    trials_per_update: int     # B: trials rolled out per PPO update
+    learning_rate: float       # Adam step size (annealed linearly to lr_final_fraction × lr)
+    gamma: float               # discount γ inside a trial (1 = the paper's objective, total return)
+    gae_lambda: float          # GAE λ
+    entropy_coef: float        # entropy bonus at the start, decayed linearly ...
+    entropy_coef_final: float  # ... to this value by the end of the schedule
+    ppo_epochs: int            # passes over each batch of trials
+    minibatches: int           # minibatches per epoch (split over trials / trial segments)
+    updates: int               # default update budget (also the length of the schedules)
+    bptt_length: int | None    # None = backprop through the whole trial
+    reward_scale: float        # rewards × this before GAE and the value loss
+
+    @property
+    def checkpoint(self) -> Path:
+        """Where the pretrained checkpoint of this setting lives (it may not exist yet)."""
+        return pretrained_checkpoint(self.arms, self.episodes)
+
+
+def pretrained_checkpoint(arms: int, episodes: int) -> Path:
+    return assets_dir() / "checkpoints" / f"bandit-k{int(arms)}-n{int(episodes)}.pt"
+
+
+# Shared by every setting (PPO's usual values; the entropy bonus decays to zero so the final
+# policy is sharp, which matters because RL² is evaluated *sampling* from its policy).
+ENTROPY_COEF, ENTROPY_COEF_FINAL = 0.01, 0.0
+PPO_EPOCHS, MINIBATCHES = 4, 4
+
+#: The table. k, n | GRU units, trials per update, Adam lr, γ, GAE λ, update budget,
+#: truncated-BPTT length (None = whole trial), reward scale.
+#: s/update measured on one core of a shared 2-core machine: n=10 ≈ 0.15 s, n=100 ≈ 1.2–1.4 s,
+#: n=500 ≈ 1.2–1.4 s (k=5..50), peak memory ≈ 0.45 GB.
+_TABLE = [
+    # k    n   hidden trials  lr     γ     λ    updates bptt  r_scale
+    (5,   10,   64,  1000,  3e-3,  1.00, 0.3,  300,  None, 1.0),
+    (10,  10,   64,  1000,  3e-3,  1.00, 0.3,  300,  None, 1.0),
+    (50,  10,   64,  1000,  3e-3,  1.00, 0.3,  300,  None, 1.0),
+    (5,  100,  128,   320,  3e-3,  0.99, 0.9,  500,  None, 0.1),
+    (10, 100,  128,   320,  3e-3,  0.99, 0.9,  500,  None, 0.1),
+    (50, 100,  128,   320,  3e-3,  0.99, 0.9,  500,  None, 0.1),
+    (5,  500,  128,    64,  3e-3,  0.99, 0.9,  500,    50, 0.1),
+    (10, 500,  128,    64,  3e-3,  0.99, 0.9,  500,    50, 0.1),
+    (50, 500,  128,    64,  3e-3,  0.99, 0.9,  500,    50, 0.1),
+]
+
+
+def _row(k: int, n: int, hidden: int, trials: int, lr: float, gamma: float, lam: float,
+         updates: int, bptt: int | None, reward_scale: float) -> BanditSetting:
+    return BanditSetting(k, n, hidden, trials, lr, gamma, lam, ENTROPY_COEF, ENTROPY_COEF_FINAL,
+                         PPO_EPOCHS, MINIBATCHES, updates, bptt, reward_scale)
+
+
+#: (arms, episodes) -> defaults for the paper's nine bandit settings
+BANDIT_SETTINGS: dict[tuple[int, int], BanditSetting] = {
+    (row[0], row[1]): _row(*row) for row in _TABLE}
+
+
+def _derived(arms: int, episodes: int) -> BanditSetting:
+    """Defaults for a setting outside the table, by the rules the table follows."""
+    n = int(episodes)
+    gamma = 1.0 if n <= 10 else 0.99
+    horizon = n if gamma == 1.0 else min(n, 1.0 / (1.0 - gamma))   # effective horizon
+    return _row(
+        int(arms), n,
+        hidden=64 if n <= 10 else 128,
+        # about 10k–32k steps per update: many short trials or a few long ones
+        trials=int(min(1000, max(64, 32_000 // n))),
+        lr=3e-3, gamma=gamma, lam=0.3 if n <= 10 else 0.9,
+        updates=300 if n <= 10 else 500,
+        # whole-trial backprop up to 100 steps, 50-step segments beyond
+        bptt=None if n <= 100 else 50,
+        # value targets O(1): ~10 rewards per effective horizon
+        reward_scale=1.0 if horizon <= 10 else round(10.0 / horizon, 4),
+    )
+
+
+def bandit_setting(arms: int, episodes: int) -> BanditSetting:
+    """Defaults for k = ``arms``, n = ``episodes``: the table's row, or derived from k and n."""
+    key = (int(arms), int(episodes))
+    return BANDIT_SETTINGS.get(key) or _derived(*key)
+
+
+__all__ = ["ASSETS_ENV_VAR", "BANDIT_SETTINGS", "BanditSetting", "assets_dir", "bandit_setting",
+           "pretrained_checkpoint"]

@@ -1,0 +1,598 @@
+"""Train an RL² agent: PPO with GAE over whole trials (the "slow" reinforcement learner).
+
+    python -m rl2_course train bandit --arms 5 --episodes 10 --seed 0 --out runs/k5n10 --minutes 1
+
+The paper (Duan et al. 2016, Section 2.3) trains the recurrent policy with TRPO and GAE. We use
+PPO (Schulman et al. 2017) instead: it pursues the same idea, improve the policy on fresh
+on-policy data while staying in a trust region around the policy that collected it, with a
+first-order clipped objective instead of TRPO's conjugate-gradient and line search. It is much
+simpler to write and read, and it is the standard choice today.
+
+What makes it RL² rather than plain recurrent PPO (compare CleanRL's ``ppo_atari_lstm``):
+
+* the unit of data is a *trial*: n episodes in one sampled task, with the GRU state carried
+  across the episode boundaries (episode ends are only visible as the done flag in x_t);
+* the return that is maximised is the return of the whole trial, so GAE bootstraps straight
+  through episode boundaries and stops only where the trial ends;
+* minibatches are sets of whole trials (or of trial segments with truncated BPTT), never
+  random steps, because a step's action depends on everything earlier in its trial.
+
+One update, top to bottom (`train` runs ``updates`` of them):
+
+1. `collect_trials`: draw B new tasks with an environment seed derived from (seed, update),
+   play one trial in each with the current policy, record x, a, log π(a|·), V, r, done.
+2. `compute_gae`: advantages A_t and value targets R_t = A_t + V_t over each trial.
+3. `ppo_update`: a few epochs over minibatches of trials: clipped surrogate + value loss −
+   entropy bonus, one Adam step per minibatch.
+
+Reproducibility: all randomness comes from ``config.seed``: the model's initial weights, the
+per-update environment seeds, and two generators (action sampling, minibatch shuffling) whose
+states are saved in every checkpoint together with the optimizer and the update counter, so
+``--resume`` continues bit for bit (CPU, fixed thread count, deterministic algorithms).
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import math
+import os
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from rl2_course.agents.checkpoint import (bandit_env_spec, default_file_mode, read_checkpoint,
+                                          save_checkpoint)
+from rl2_course.agents.recurrent import RecurrentActorCritic
+from rl2_course.envs import TrialEnv, make_bandit_trials
+from rl2_course.errors import UsageError
+from rl2_course.settings import bandit_setting
+
+CHECKPOINT_NAME = "checkpoint.pt"
+LOG_NAME = "log.csv"
+LOG_COLUMNS = ("update", "trials_seen", "mean_return", "entropy", "value_loss", "approx_kl",
+               "clip_frac", "wall_seconds")
+#: mixed into every training seed so training tasks never coincide with evaluation tasks
+_TRAIN_TAG = 0x524C32
+
+
+# --------------------------------------------------------------------------------------------
+# Configuration
+# --------------------------------------------------------------------------------------------
+
+@dataclass
+class TrainConfig:
+    """Every knob of a training run. `for_bandit` fills in the defaults of `settings.py`."""
+
+    # what to learn
+    env: str = "bandit"
+    arms: int = 5                      # k
+    episodes: int = 10                 # n, episodes (= pulls) per trial
+    seed: int = 0
+    # network
+    hidden_size: int = 128
+    # data per update
+    trials_per_update: int = 1000      # B
+    # PPO and GAE
+    learning_rate: float = 2e-3
+    lr_final_fraction: float = 0.1     # lr decays linearly to this fraction of learning_rate
+    gamma: float = 1.0
+    gae_lambda: float = 0.3
+    clip_coef: float = 0.2             # ε of the clipped surrogate
+    value_coef: float = 0.5
+    entropy_coef: float = 0.01         # decays linearly to entropy_coef_final
+    entropy_coef_final: float = 0.0
+    max_grad_norm: float = 0.5
+    ppo_epochs: int = 4
+    minibatches: int = 4
+    bptt_length: int | None = None     # None: backprop through whole trials
+    reward_scale: float = 1.0
+    schedule_updates: int = 200        # length of the lr and entropy schedules (in updates)
+    num_threads: int = 1               # torch CPU threads (fixed, so runs are reproducible)
+    # budget: how long to run (these may differ between a run and its --resume)
+    updates: int | None = None         # train until this many updates in total ...
+    minutes: float | None = None       # ... or for this many minutes of training in total
+    checkpoint_every: int = 20         # save out/checkpoint.pt every this many updates
+
+    #: fields that may change on --resume without changing what is being trained
+    BUDGET_FIELDS = ("updates", "minutes", "checkpoint_every")
+
+    @classmethod
+    def for_bandit(cls, arms: int, episodes: int, **overrides: Any) -> TrainConfig:
+        """The `settings.py` defaults for k = ``arms``, n = ``episodes``, with ``overrides``."""
+        s = bandit_setting(arms, episodes)
+        defaults = dict(
+            env="bandit", arms=s.arms, episodes=s.episodes, hidden_size=s.hidden_size,
+            trials_per_update=s.trials_per_update, learning_rate=s.learning_rate,
+            gamma=s.gamma, gae_lambda=s.gae_lambda, entropy_coef=s.entropy_coef,
+            entropy_coef_final=s.entropy_coef_final, ppo_epochs=s.ppo_epochs,
+            minibatches=s.minibatches, bptt_length=s.bptt_length, reward_scale=s.reward_scale,
+            schedule_updates=s.updates)
+        return cls(**{**defaults, **overrides})
+
+    def budget_updates(self) -> int | None:
+        """The update budget: ``updates``, or the schedule length when no budget was given."""
+        if self.updates is None and self.minutes is None:
+            return self.schedule_updates
+        return self.updates
+
+    def validate(self) -> None:
+        """Refuse impossible configurations with a one-line `UsageError`."""
+        if self.env != "bandit":
+            raise UsageError(f"unknown environment {self.env!r}; this trainer knows: bandit")
+        if self.arms < 2:
+            raise UsageError(f"--arms must be at least 2, got {self.arms}")
+        if self.episodes < 1:
+            raise UsageError(f"--episodes must be at least 1, got {self.episodes}")
+        if self.updates is not None and self.minutes is not None:
+            raise UsageError("give either --updates or --minutes, not both")
+        if self.updates is not None and self.updates < 1:
+            raise UsageError(f"--updates must be at least 1, got {self.updates}")
+        if self.minutes is not None and not self.minutes > 0:
+            raise UsageError(f"--minutes must be positive, got {self.minutes}")
+        positive = ("hidden_size", "trials_per_update", "ppo_epochs", "minibatches",
+                    "schedule_updates", "num_threads", "checkpoint_every")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise UsageError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.bptt_length is not None and self.bptt_length < 1:
+            raise UsageError(f"bptt_length must be at least 1 or None, got {self.bptt_length}")
+        if not 0.0 <= self.gamma <= 1.0 or not 0.0 <= self.gae_lambda <= 1.0:
+            raise UsageError("gamma and gae_lambda must lie in [0, 1]")
+
+    def env_spec(self) -> dict[str, Any]:
+        return bandit_env_spec(self.arms, self.episodes)
+
+    def make_env(self, num_trials: int | None = None) -> TrialEnv:
+        return make_bandit_trials(self.arms, self.episodes, num_trials or self.trials_per_update)
+
+
+@dataclass
+class TrainResult:
+    """What `train` returns (the files it wrote are the durable result)."""
+
+    model: RecurrentActorCritic
+    config: TrainConfig
+    updates: int                       # updates done in total (this run and earlier ones)
+    trials_seen: int
+    wall_seconds: float                # training time in total, across resumes
+    mean_return: float | None          # mean trial return of the last update's rollout
+    checkpoint_path: Path
+    log_path: Path
+
+
+# --------------------------------------------------------------------------------------------
+# 1. Rollout: B whole trials with the current policy
+# --------------------------------------------------------------------------------------------
+
+@dataclass
+class TrialBatch:
+    """One update's data, time-major: arrays of shape (T, B, ...) with T = steps per trial."""
+
+    x: torch.Tensor            # (T, B, D) RL² inputs
+    actions: torch.Tensor      # (T, B) long
+    logprobs: torch.Tensor     # (T, B) log π_old(a_t | x_{≤t})
+    values: torch.Tensor       # (T, B) V_old(x_{≤t})
+    rewards: torch.Tensor      # (T, B) raw rewards
+    dones: torch.Tensor        # (T, B) 1.0 where step t ended the *trial* (not an episode)
+    entropy: torch.Tensor      # (T, B) entropy of π_old at each step (for the log)
+    segment_h0: torch.Tensor   # (S, B, H) hidden state at the start of each BPTT segment
+
+
+def collect_trials(model: RecurrentActorCritic, env: TrialEnv, env_seed: int,
+                   generator: torch.Generator, segment_length: int | None = None) -> TrialBatch:
+    """Play one trial in each of the env's B freshly drawn tasks, sampling a ~ π.
+
+    The GRU state starts at zero (a new task: forget everything) and is then carried through
+    every step of the trial, across episode boundaries. With ``segment_length`` L the hidden
+    state is also recorded every L steps, where truncated-BPTT segments will start.
+    Trials must all end together (true for the fixed-length bandit and MDP trials).
+    """
+    x_np, _ = env.reset(seed=env_seed)
+    h = model.initial_hidden(env.num_envs)
+    steps: dict[str, list[torch.Tensor]] = {k: [] for k in
+                                            ("x", "a", "logp", "v", "r", "done", "ent", "h0")}
+    terminated = np.zeros(env.num_envs, dtype=bool)
+    with torch.no_grad():
+        while not terminated.all():
+            t = len(steps["x"])
+            if segment_length is not None and t % segment_length == 0:
+                steps["h0"].append(h)
+            x = torch.from_numpy(x_np)
+            logits, value, h = model.step(x, h)
+            log_probs = torch.log_softmax(logits, dim=-1)
+            action = torch.multinomial(log_probs.exp(), 1, generator=generator).squeeze(-1)
+            x_np, reward, terminated, truncated, _ = env.step(action.numpy())
+            if terminated.any() and not terminated.all():
+                raise NotImplementedError("trials of different lengths in one batch")
+            steps["x"].append(x)
+            steps["a"].append(action)
+            steps["logp"].append(log_probs.gather(-1, action[:, None]).squeeze(-1))
+            steps["v"].append(value)
+            steps["r"].append(torch.from_numpy(np.asarray(reward, dtype=np.float32)))
+            steps["done"].append(torch.from_numpy(terminated.astype(np.float32)))
+            steps["ent"].append(-(log_probs.exp() * log_probs).sum(-1))
+    if segment_length is None:
+        steps["h0"].append(model.initial_hidden(env.num_envs))
+    return TrialBatch(*(torch.stack(steps[k]) for k in
+                        ("x", "a", "logp", "v", "r", "done", "ent", "h0")))
+
+
+# --------------------------------------------------------------------------------------------
+# 2. Generalized advantage estimation
+# --------------------------------------------------------------------------------------------
+
+def compute_gae(rewards: torch.Tensor, values: torch.Tensor, dones: torch.Tensor,
+                last_value: torch.Tensor, gamma: float, lam: float
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+    """GAE(γ, λ) (Schulman et al. 2016) over time-major arrays of shape (T, B).
+
+        δ_t = r_t + γ (1 − d_t) V_{t+1} − V_t                  (TD error; V_T = last_value)
+        A_t = δ_t + γ λ (1 − d_t) A_{t+1}                       (A_T = 0)
+        R_t = A_t + V_t                                          (the value target)
+
+    ``dones[t] = 1`` means step t ended the *trial*: nothing is bootstrapped past it. In RL²
+    an episode boundary inside a trial is NOT a done here, because the return being maximised
+    is the whole trial's. ``last_value`` (B,) is V of the state after the last step (ignored
+    where that step was terminal). Returns ``(advantages, returns)``.
+    """
+    steps = rewards.shape[0]
+    advantages = torch.zeros_like(values)
+    next_advantage = torch.zeros_like(last_value)
+    next_value = last_value
+    for t in reversed(range(steps)):
+        not_done = 1.0 - dones[t]
+        delta = rewards[t] + gamma * not_done * next_value - values[t]
+        next_advantage = delta + gamma * lam * not_done * next_advantage
+        advantages[t] = next_advantage
+        next_value = values[t]
+    return advantages, advantages + values
+
+
+# --------------------------------------------------------------------------------------------
+# 3. The PPO update
+# --------------------------------------------------------------------------------------------
+
+def _to_segments(t: torch.Tensor, length: int) -> torch.Tensor:
+    """(T, B, ...) -> (L, S·B, ...): cut each trial into S segments of L steps (zero-padded),
+    laid side by side so the GRU runs L sequential steps over a batch S times wider.
+    Column s·B + b is segment s of trial b."""
+    steps, batch = t.shape[:2]
+    segments = math.ceil(steps / length)
+    pad = segments * length - steps
+    if pad:
+        t = torch.cat([t, t.new_zeros((pad, *t.shape[1:]))])
+    t = t.reshape(segments, length, batch, *t.shape[2:]).transpose(0, 1)
+    return t.reshape(length, segments * batch, *t.shape[3:])
+
+
+def ppo_update(model: RecurrentActorCritic, optimizer: torch.optim.Optimizer, batch: TrialBatch,
+               config: TrainConfig, entropy_coef: float, rng: np.random.Generator
+               ) -> dict[str, float]:
+    """Clipped-surrogate PPO on one batch of trials; returns the statistics for the log."""
+    rewards = batch.rewards * config.reward_scale
+    # Every trial ended at step T-1, so nothing is bootstrapped from last_value.
+    advantages, returns = compute_gae(rewards, batch.values, batch.dones,
+                                      torch.zeros_like(batch.values[0]),
+                                      config.gamma, config.gae_lambda)
+    # Normalised once over the whole batch (scale-free step sizes whatever the rewards).
+    advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+
+    steps = batch.x.shape[0]
+    length = config.bptt_length or steps
+    # Lay trials (or their truncated-BPTT segments) out as columns of a (L, columns) batch.
+    x, actions, old_logp, adv, ret = (_to_segments(t, length) for t in
+                                      (batch.x, batch.actions, batch.logprobs, advantages, returns))
+    mask = _to_segments(torch.ones_like(batch.rewards), length)   # 0 on padding
+    h0 = batch.segment_h0.reshape(-1, model.hidden_size)         # (S·B, H), same column order
+    columns = x.shape[1]
+
+    stats = {"value_loss": 0.0, "approx_kl": 0.0, "clip_frac": 0.0}
+    count = 0
+    model.train()
+    for _ in range(config.ppo_epochs):
+        order = rng.permutation(columns)
+        for cols in np.array_split(order, min(config.minibatches, columns)):
+            cols = torch.from_numpy(cols)
+            logits, values, _ = model.forward_sequence(x[:, cols], h0[cols])
+            log_probs = torch.log_softmax(logits, dim=-1)
+            new_logp = log_probs.gather(-1, actions[:, cols, None]).squeeze(-1)
+            entropy = -(log_probs.exp() * log_probs).sum(-1)
+            m = mask[:, cols]
+            masked_mean = lambda t: (t * m).sum() / m.sum()  # noqa: E731
+
+            # r_t(θ) = π_θ(a_t|·) / π_old(a_t|·); L^CLIP = E[min(r_t A_t, clip(r_t, 1±ε) A_t)]
+            log_ratio = new_logp - old_logp[:, cols]
+            ratio = log_ratio.exp()
+            a = adv[:, cols]
+            policy_loss = masked_mean(torch.max(-a * ratio,
+                                                -a * ratio.clamp(1 - config.clip_coef,
+                                                                 1 + config.clip_coef)))
+            value_loss = 0.5 * masked_mean((values - ret[:, cols]) ** 2)
+            loss = (policy_loss + config.value_coef * value_loss
+                    - entropy_coef * masked_mean(entropy))
+
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+            optimizer.step()
+
+            with torch.no_grad():   # diagnostics: KL(old‖new) ≈ E[(r − 1) − log r]
+                stats["approx_kl"] += masked_mean((ratio - 1) - log_ratio).item()
+                stats["clip_frac"] += masked_mean(
+                    ((ratio - 1).abs() > config.clip_coef).float()).item()
+                stats["value_loss"] += value_loss.item()
+            count += 1
+    model.eval()
+    return {k: v / count for k, v in stats.items()}
+
+
+# --------------------------------------------------------------------------------------------
+# The training loop
+# --------------------------------------------------------------------------------------------
+
+def env_seed(seed: int, update: int) -> int:
+    """The environment seed of update ``update``: resuming needs nothing but the counter."""
+    return int(np.random.SeedSequence([_TRAIN_TAG, seed, update]).generate_state(1)[0])
+
+
+def schedule(config: TrainConfig, update: int, elapsed: float) -> tuple[float, float]:
+    """(learning rate, entropy coefficient) for this update: linear decays.
+
+    With an update budget the schedule runs over ``schedule_updates`` updates; with
+    ``--minutes`` it runs over the wall-clock budget, so a short run still ends on a sharp,
+    low-entropy policy (and a minutes run is therefore not bit-reproducible).
+    """
+    if config.minutes is not None:
+        progress = min(1.0, elapsed / (60.0 * config.minutes))
+    else:
+        progress = min(1.0, update / config.schedule_updates)
+    lr = config.learning_rate * (1.0 - progress * (1.0 - config.lr_final_fraction))
+    entropy = config.entropy_coef + progress * (config.entropy_coef_final - config.entropy_coef)
+    return lr, entropy
+
+
+@dataclass
+class _RunState:
+    """Everything a checkpoint must hold to continue a run bit for bit."""
+
+    model: RecurrentActorCritic
+    optimizer: torch.optim.Optimizer
+    update: int
+    trials_seen: int
+    wall_seconds: float
+    sampler: torch.Generator           # action sampling in the rollout
+    shuffler: np.random.Generator      # minibatch order
+    last_return: float | None = None
+
+
+def _fresh_state(config: TrainConfig) -> _RunState:
+    with torch.random.fork_rng(devices=[]):     # seed the initial weights, leave global RNG be
+        torch.manual_seed(config.seed)
+        model = RecurrentActorCritic(1, config.arms, config.hidden_size)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, eps=1e-5)
+    sampler = torch.Generator().manual_seed(
+        int(np.random.SeedSequence([_TRAIN_TAG, config.seed, 1]).generate_state(1)[0]))
+    shuffler = np.random.default_rng([_TRAIN_TAG, config.seed, 2])
+    return _RunState(model.eval(), optimizer, 0, 0, 0.0, sampler, shuffler)
+
+
+def _save(path: Path, state: _RunState, config: TrainConfig) -> None:
+    extra = {"update": state.update, "trials_seen": state.trials_seen,
+             "wall_seconds": state.wall_seconds, "last_return": state.last_return,
+             "optimizer": state.optimizer.state_dict(),
+             "rng": {"sampler": state.sampler.get_state(),
+                     "shuffler": state.shuffler.bit_generator.state}}
+    save_checkpoint(path, state.model, config, config.env_spec(), extra)
+
+
+def _load_state(path: Path, config: TrainConfig) -> _RunState:
+    if not path.exists():
+        raise UsageError(f"--resume: no checkpoint at {path} to resume from")
+    payload = read_checkpoint(path, expected_env_spec=config.env_spec())
+    saved = payload["config"]
+    for field in dataclasses.fields(TrainConfig):
+        if field.name in TrainConfig.BUDGET_FIELDS or field.name not in saved:
+            continue
+        if saved[field.name] != getattr(config, field.name):
+            raise UsageError(f"{path} was trained with {field.name}={saved[field.name]!r}, not "
+                             f"{getattr(config, field.name)!r}; resume with the same settings")
+    extra = payload["extra"]
+    if "optimizer" not in extra or "rng" not in extra:
+        raise UsageError(f"{path} holds no training state (optimizer, RNG); it cannot be resumed")
+    state = _fresh_state(config)
+    state.model.load_state_dict(payload["state_dict"])
+    state.optimizer.load_state_dict(extra["optimizer"])
+    state.sampler.set_state(extra["rng"]["sampler"])
+    state.shuffler.bit_generator.state = extra["rng"]["shuffler"]
+    state.update, state.trials_seen = int(extra["update"]), int(extra["trials_seen"])
+    state.wall_seconds, state.last_return = float(extra["wall_seconds"]), extra.get("last_return")
+    return state
+
+
+@contextmanager
+def _deterministic_torch(threads: int) -> Iterator[None]:
+    """Fixed thread count + deterministic kernels for the run; restored afterwards."""
+    old_threads, old_det = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    torch.set_num_threads(threads)
+    torch.use_deterministic_algorithms(True)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old_threads)
+        torch.use_deterministic_algorithms(old_det)
+
+
+def train(config: TrainConfig, out_dir: str | os.PathLike, resume: bool = False,
+          progress: bool = True) -> TrainResult:
+    """Train RL² with PPO; writes ``out_dir/checkpoint.pt`` and ``out_dir/log.csv``.
+
+    Runs until ``config.updates`` updates in total (or ``config.minutes`` of training in
+    total; with neither, the setting's default budget). With ``resume=True`` it continues the
+    run saved in ``out_dir`` and ends with exactly the parameters of an uninterrupted run.
+    """
+    config.validate()
+    if resume and not (Path(out_dir) / CHECKPOINT_NAME).is_file():
+        raise UsageError(f"--resume: no checkpoint at {Path(out_dir) / CHECKPOINT_NAME} "
+                         f"to resume from")
+    out = _prepare_out_dir(Path(out_dir))
+    ckpt_path, log_path = out / CHECKPOINT_NAME, out / LOG_NAME
+    if not resume and ckpt_path.exists():
+        raise UsageError(f"{ckpt_path} already exists; pass --resume to continue that run, "
+                         f"or choose another --out")
+    target = config.budget_updates()
+
+    with _deterministic_torch(config.num_threads):
+        state = _load_state(ckpt_path, config) if resume else _fresh_state(config)
+        log = TrainingLog(log_path, resume_after=state.update if resume else None)
+        env = config.make_env()
+        started, wall_before = time.perf_counter(), state.wall_seconds
+        saved_at = state.update if resume else -1
+
+        def elapsed() -> float:
+            return wall_before + time.perf_counter() - started
+
+        bar = tqdm(total=target, initial=state.update, disable=not progress, unit="update",
+                   desc=f"RL² bandit k={config.arms} n={config.episodes}", dynamic_ncols=True)
+        try:
+            while True:
+                if target is not None and state.update >= target:
+                    break
+                if config.minutes is not None and elapsed() >= 60.0 * config.minutes:
+                    break
+                lr, entropy_coef = schedule(config, state.update, elapsed())
+                for group in state.optimizer.param_groups:
+                    group["lr"] = lr
+
+                batch = collect_trials(state.model, env, env_seed(config.seed, state.update),
+                                       state.sampler, config.bptt_length)
+                stats = ppo_update(state.model, state.optimizer, batch, config, entropy_coef,
+                                   state.shuffler)
+
+                state.update += 1
+                state.trials_seen += env.num_envs
+                state.wall_seconds = elapsed()
+                state.last_return = float(batch.rewards.sum(0).mean())
+                log.append({"update": state.update, "trials_seen": state.trials_seen,
+                            "mean_return": state.last_return,
+                            "entropy": float(batch.entropy.mean()), **stats,
+                            "wall_seconds": state.wall_seconds})
+                bar.update(1)
+                bar.set_postfix(ret=f"{state.last_return:.3f}",
+                                ent=f"{float(batch.entropy.mean()):.3f}")
+                if state.update % config.checkpoint_every == 0:
+                    _save(ckpt_path, state, config)
+                    saved_at = state.update
+        finally:
+            bar.close()
+            log.close()
+        if saved_at != state.update:
+            _save(ckpt_path, state, config)
+    return TrainResult(state.model, config, state.update, state.trials_seen, state.wall_seconds,
+                       state.last_return, ckpt_path, log_path)
+
+
+def _prepare_out_dir(out: Path) -> Path:
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} exists and is not a directory")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as err:
+        raise UsageError(f"cannot write to --out {out}: {err.strerror or err}") from None
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# The CSV log
+# --------------------------------------------------------------------------------------------
+
+class TrainingLog:
+    """``log.csv``: one row per update, flushed as it is written.
+
+    On resume the rows after the checkpoint's update are dropped (those updates will be redone),
+    a truncated last line (a crash mid-write) is dropped with a note, and anything else that
+    does not parse is refused rather than silently mixed with new rows.
+    """
+
+    def __init__(self, path: Path, resume_after: int | None) -> None:
+        self.path = path
+        rows: list[str] = []
+        if resume_after is not None and path.exists():
+            rows = self._rows_until(resume_after)
+        elif resume_after is not None:
+            print(f"note: {path} was missing; starting a new log", file=sys.stderr)
+        text = ",".join(LOG_COLUMNS) + "\n" + "".join(r + "\n" for r in rows)
+        _atomic_write_text(path, text)
+        self._file = open(path, "a", newline="")
+
+    def _rows_until(self, update: int) -> list[str]:
+        text = self.path.read_text()
+        lines = text.split("\n")
+        if text and not text.endswith("\n"):
+            print(f"note: dropped a truncated last line of {self.path}: {lines[-1]!r}",
+                  file=sys.stderr)
+        lines = lines[:-1]                      # the part after the last newline
+        if not lines or lines[0] != ",".join(LOG_COLUMNS):
+            raise UsageError(f"{self.path} is not a training log (expected the header "
+                             f"{','.join(LOG_COLUMNS)}); move it away to resume")
+        kept = []
+        for number, line in enumerate(lines[1:], start=2):
+            fields = next(csv.reader([line]), [])
+            try:
+                if len(fields) != len(LOG_COLUMNS):
+                    raise ValueError
+                row_update = int(fields[0])
+                [float(f) for f in fields[1:]]
+            except ValueError:
+                raise UsageError(f"{self.path} line {number} is malformed ({line[:60]!r}); fix "
+                                 f"or move the log away to resume") from None
+            if row_update <= update:
+                kept.append(line)
+        return kept
+
+    def append(self, row: dict[str, float]) -> None:
+        self._file.write(",".join(_fmt(row[c]) for c in LOG_COLUMNS) + "\n")
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def read_log(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """The log as columns of floats (for plots): {"update": array, "mean_return": array, ...}."""
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    return {c: np.array([float(r[c]) for r in rows]) for c in LOG_COLUMNS}
+
+
+def _fmt(value: float) -> str:
+    return str(value) if isinstance(value, int) else f"{value:.6g}"
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.chmod(tmp, default_file_mode())
+        with io.open(fd, "w", newline="") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+__all__ = ["LOG_COLUMNS", "TrainConfig", "TrainResult", "TrialBatch", "collect_trials",
+           "compute_gae", "env_seed", "ppo_update", "read_log", "schedule", "train"]

@@ -1,0 +1,188 @@
+"""The PPO trainer: GAE, reproducibility, resume, the log, and the CLI end to end."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from rl2_course.errors import UsageError
+from rl2_course.settings import BANDIT_SETTINGS, bandit_setting, pretrained_checkpoint
+from rl2_course.train import LOG_COLUMNS, TrainConfig, compute_gae, read_log, train
+
+
+def tiny(**overrides) -> TrainConfig:
+    """A configuration small enough that an update takes milliseconds."""
+    base = dict(trials_per_update=16, hidden_size=8, ppo_epochs=2, minibatches=2,
+                schedule_updates=4, checkpoint_every=1)
+    return TrainConfig.for_bandit(3, 5, **{**base, **overrides})
+
+
+def params(model) -> dict[str, torch.Tensor]:
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+def assert_same_params(a, b):
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def test_compute_gae_by_hand():
+    # One trial of 3 steps, γ = 0.9, λ = 0.5; the trial ends at step 2 (d_2 = 1).
+    #   r = (1, 0, 2), V = (0.5, 1.0, 1.5)
+    #   δ_2 = 2 + 0            − 1.5 =  0.5          (terminal: no bootstrap)
+    #   δ_1 = 0 + 0.9 · 1.5    − 1.0 =  0.35
+    #   δ_0 = 1 + 0.9 · 1.0    − 0.5 =  1.4
+    #   A_2 = 0.5
+    #   A_1 = 0.35 + 0.45 · 0.5   = 0.575            (γλ = 0.45)
+    #   A_0 = 1.4  + 0.45 · 0.575 = 1.65875
+    #   R   = A + V = (2.15875, 1.575, 2.0)
+    rewards = torch.tensor([[1.0], [0.0], [2.0]])
+    values = torch.tensor([[0.5], [1.0], [1.5]])
+    dones = torch.tensor([[0.0], [0.0], [1.0]])
+    adv, ret = compute_gae(rewards, values, dones, torch.tensor([123.0]), gamma=0.9, lam=0.5)
+    assert torch.allclose(adv[:, 0], torch.tensor([1.65875, 0.575, 0.5]))
+    assert torch.allclose(ret[:, 0], torch.tensor([2.15875, 1.575, 2.0]))
+    # Without the terminal flag the last step bootstraps from last_value: δ_2 = 2 + 0.9·2 − 1.5.
+    adv, _ = compute_gae(rewards, values, torch.zeros_like(dones), torch.tensor([2.0]), 0.9, 0.5)
+    assert torch.isclose(adv[2, 0], torch.tensor(2.3))
+
+
+def test_same_seed_same_parameters_other_seed_other_parameters(tmp_path):
+    a = train(tiny(updates=2), tmp_path / "a", progress=False)
+    b = train(tiny(updates=2), tmp_path / "b", progress=False)
+    c = train(tiny(updates=2, seed=1), tmp_path / "c", progress=False)
+    assert_same_params(params(a.model), params(b.model))
+    assert not torch.equal(a.model.policy_head.weight, c.model.policy_head.weight)
+
+
+@pytest.mark.parametrize("bptt", [None, 2])
+def test_resume_gives_exactly_the_uninterrupted_parameters(tmp_path, bptt):
+    straight = train(tiny(updates=4, bptt_length=bptt), tmp_path / "straight", progress=False)
+    first = train(tiny(updates=2, bptt_length=bptt, checkpoint_every=100), tmp_path / "split",
+                  progress=False)
+    assert first.updates == 2
+    resumed = train(tiny(updates=4, bptt_length=bptt), tmp_path / "split", resume=True,
+                    progress=False)
+    assert resumed.updates == 4 and resumed.trials_seen == straight.trials_seen == 64
+    assert_same_params(params(straight.model), params(resumed.model))
+    a, b = read_log(straight.log_path), read_log(resumed.log_path)
+    assert list(b["update"]) == [1, 2, 3, 4]
+    for column in LOG_COLUMNS:
+        if column != "wall_seconds":
+            assert np.array_equal(a[column], b[column]), column
+
+
+def test_resume_drops_rows_after_the_checkpoint_and_a_truncated_last_line(tmp_path, capsys):
+    out = tmp_path / "run"
+    train(tiny(updates=2), out, progress=False)
+    log = out / "log.csv"
+    lines = log.read_text().splitlines()
+    # pretend the run logged update 3, then crashed in the middle of writing update 4's row
+    log.write_text("\n".join(lines + ["3,48,1.0,1.0,0.1,0.0,0.0,9.0", "4,64,1.2"]))
+    train(tiny(updates=3), out, resume=True, progress=False)
+    assert "truncated last line" in capsys.readouterr().err
+    assert list(read_log(log)["update"]) == [1, 2, 3]
+    assert read_log(log)["mean_return"][2] != 1.0          # update 3 was redone, not kept
+
+
+def test_a_malformed_log_is_refused_on_resume(tmp_path):
+    out = tmp_path / "run"
+    train(tiny(updates=1), out, progress=False)
+    log = out / "log.csv"
+    log.write_text(log.read_text().replace("\n1,", "\n1,oops,", 1))
+    with pytest.raises(UsageError, match="line 2 is malformed"):
+        train(tiny(updates=2), out, resume=True, progress=False)
+    log.write_text("something else\n")
+    with pytest.raises(UsageError, match="not a training log"):
+        train(tiny(updates=2), out, resume=True, progress=False)
+
+
+def test_bad_runs_are_refused(tmp_path):
+    with pytest.raises(UsageError, match="no checkpoint at .* to resume from"):
+        train(tiny(updates=1), tmp_path / "empty", resume=True, progress=False)
+    train(tiny(updates=1), tmp_path / "done", progress=False)
+    with pytest.raises(UsageError, match="already exists; pass --resume"):
+        train(tiny(updates=1), tmp_path / "done", progress=False)
+    with pytest.raises(UsageError, match="seed=0, not 5"):
+        train(tiny(updates=2, seed=5), tmp_path / "done", resume=True, progress=False)
+    with pytest.raises(UsageError, match="not both"):
+        train(tiny(updates=1, minutes=1.0), tmp_path / "x", progress=False)
+    (tmp_path / "file").write_text("")
+    with pytest.raises(UsageError, match="not a directory"):
+        train(tiny(updates=1), tmp_path / "file", progress=False)
+    with pytest.raises(UsageError, match="cannot write"):
+        train(tiny(updates=1), tmp_path / "file" / "sub", progress=False)
+
+
+def test_settings_table_covers_the_paper_and_derives_the_rest(monkeypatch, tmp_path):
+    assert {(k, n) for k in (5, 10, 50) for n in (10, 100, 500)} <= set(BANDIT_SETTINGS)
+    other = bandit_setting(7, 30)
+    assert other.arms == 7 and other.episodes == 30 and other.trials_per_update >= 1
+    assert pretrained_checkpoint(5, 10).name == "bandit-k5-n10.pt"
+    monkeypatch.setenv("RL2_COURSE_ASSETS", str(tmp_path))
+    assert bandit_setting(5, 10).checkpoint == tmp_path / "checkpoints" / "bandit-k5-n10.pt"
+
+
+def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "rl2_course", *args], capture_output=True,
+                          text=True, timeout=300, env={**os.environ, **env})
+
+
+def one_line(out: subprocess.CompletedProcess, word: str) -> None:
+    assert out.returncode == 2, (out.stdout, out.stderr)
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in out.stderr, out.stderr
+    assert word in lines[0], lines[0]
+
+
+def test_cli_train_then_evaluate_the_checkpoint(tmp_path):
+    out = tmp_path / "run"
+    trained = run_cli("train", "bandit", "--arms", "3", "--episodes", "4", "--seed", "1",
+                      "--out", str(out), "--updates", "1", "--quiet")
+    assert trained.returncode == 0, trained.stderr
+    assert (out / "checkpoint.pt").exists() and (out / "log.csv").exists()
+    resumed = run_cli("train", "bandit", "--arms", "3", "--episodes", "4", "--seed", "1",
+                      "--out", str(out), "--updates", "2", "--resume", "--quiet")
+    assert resumed.returncode == 0, resumed.stderr
+    assert list(read_log(out / "log.csv")["update"]) == [1, 2]
+
+    evaluated = run_cli("evaluate", "bandit", "--arms", "3", "--episodes", "4", "--agents",
+                        "rl2,random", "--trials", "100", "--checkpoint",
+                        str(out / "checkpoint.pt"), "--json")
+    assert evaluated.returncode == 0, evaluated.stderr
+    data = json.loads(evaluated.stdout)
+    assert list(data["results"]) == ["rl2", "random"]
+    assert 0.0 <= data["results"]["rl2"]["mean"] <= 4.0
+
+    one_line(run_cli("evaluate", "bandit", "--arms", "4", "--episodes", "4", "--agents", "rl2",
+                     "--trials", "10", "--checkpoint", str(out / "checkpoint.pt")),
+             "was trained on bandit k=3, n=4, not k=4, n=4")
+    one_line(run_cli("evaluate", "bandit", "--arms", "3", "--episodes", "4", "--agents", "rl2",
+                     "--trials", "10", RL2_COURSE_ASSETS=str(tmp_path / "no-assets")),
+             "no pretrained rl2 checkpoint for bandit k=3, n=4 (train one with: "
+             "python -m rl2_course train bandit")
+
+
+@pytest.mark.parametrize("args, word", [
+    (["--minutes", "1", "--updates", "3"], "not allowed with"),
+    (["--resume"], "no checkpoint at"),
+    (["--updates", "0"], "--updates must be at least 1"),
+    (["--arms", "1"], "--arms must be at least 2"),
+])
+def test_cli_train_bad_input_is_one_line(tmp_path, args, word):
+    base = {"--arms": "3", "--episodes": "4", "--out": str(tmp_path / "run")}
+    for flag in args:
+        base.pop(flag, None)
+    argv = [x for kv in base.items() for x in kv] + args
+    one_line(run_cli("train", "bandit", *argv, "--quiet"), word)
+
+
+def test_cli_train_refuses_an_unwritable_out(tmp_path):
+    (tmp_path / "file").write_text("")
+    one_line(run_cli("train", "bandit", "--arms", "3", "--episodes", "4", "--updates", "1",
+                     "--out", str(tmp_path / "file" / "run"), "--quiet"), "cannot write to --out")
