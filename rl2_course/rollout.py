@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -27,6 +27,76 @@ class TrialRecord:
         return self.rewards.sum(axis=1)
 
 
+class TrialStep(NamedTuple):
+    """What one call of `TrialStepper.step` did, for each of the B tasks (arrays of shape (B,))."""
+
+    action: np.ndarray
+    reward: np.ndarray
+    episode_done: np.ndarray
+    terminated: np.ndarray
+
+
+class TrialStepper:
+    """One batch of trials played one step at a time: the loop body `run_trials` repeats.
+
+    Widgets step this same object (a click = one `step`), so what a learner watches is exactly
+    what evaluation computes. ``reset()`` draws the tasks and the policy's initial state;
+    ``step()`` asks the policy for actions and steps the env. After a step, ``policy_state`` is
+    the state the policy returned with the action it just took (an RL² agent keeps its action
+    probabilities and value estimate there) and ``x`` is the input it will see next.
+    """
+
+    def __init__(self, env: TrialEnv, policy: Policy, *, seed: int | np.random.SeedSequence,
+                 policy_seed: int | np.random.SeedSequence | None = None,
+                 options: dict[str, Any] | None = None) -> None:
+        self.env = env
+        self.policy = policy
+        self.seed = seed
+        self.policy_seed = policy_seed
+        self.options = options
+        self.reset()
+
+    def reset(self) -> np.ndarray:
+        """Begin the trials again from the same seeds (so the same tasks and the same luck)."""
+        self.x, _ = self.env.reset(seed=_as_int_seed(self.seed), options=self.options)
+        self.policy_state = self.policy.initial_state(
+            self.env.num_envs, policy_stream(self.seed if self.policy_seed is None else self.policy_seed))
+        self.terminated = np.zeros(self.env.num_envs, dtype=bool)
+        self.actions: list[np.ndarray] = []
+        self.rewards: list[np.ndarray] = []
+        self.episode_dones: list[np.ndarray] = []
+        return self.x
+
+    @property
+    def t(self) -> int:
+        """Steps taken since the last reset."""
+        return len(self.actions)
+
+    @property
+    def done(self) -> bool:
+        """True once every trial of the batch has ended."""
+        return bool(self.terminated.all())
+
+    def step(self) -> TrialStep:
+        """One step of every trial; calling it after the trials ended is an error."""
+        if self.done:
+            raise RuntimeError("the trials have ended: call reset() to play them again")
+        action, self.policy_state = self.policy.act(self.x, self.policy_state)
+        self.x, reward, self.terminated, _, info = self.env.step(action)
+        self.actions.append(action)
+        self.rewards.append(reward)
+        self.episode_dones.append(info["episode_done"])
+        return TrialStep(action, reward, info["episode_done"], self.terminated)
+
+    def record(self) -> TrialRecord:
+        """The steps taken so far as a `TrialRecord` (arrays of shape (B, t))."""
+        if not self.actions:
+            empty = np.zeros((self.env.num_envs, 0))
+            return TrialRecord(empty.astype(np.int64), empty, empty.astype(bool))
+        return TrialRecord(np.stack(self.actions, 1), np.stack(self.rewards, 1),
+                           np.stack(self.episode_dones, 1))
+
+
 def run_trials(env: TrialEnv, policy: Policy, *, seed: int | np.random.SeedSequence,
                policy_seed: int | np.random.SeedSequence | None = None,
                options: dict[str, Any] | None = None, progress: bool | str = False,
@@ -35,25 +105,19 @@ def run_trials(env: TrialEnv, policy: Policy, *, seed: int | np.random.SeedSeque
 
     ``seed`` fixes the tasks *and* the environment's randomness, so two policies run with the
     same seed face identical tasks and luck (common random numbers); ``policy_seed`` drives the
-    policy's own randomness (Thompson draws, ε coin flips).
+    policy's own randomness (Thompson draws, ε coin flips). The loop is a `TrialStepper`
+    stepped to the end.
     """
-    x, _ = env.reset(seed=_as_int_seed(seed), options=options)
-    state = policy.initial_state(env.num_envs, policy_stream(seed if policy_seed is None else policy_seed))
-    actions, rewards, dones = [], [], []
+    stepper = TrialStepper(env, policy, seed=seed, policy_seed=policy_seed, options=options)
     bar = tqdm(desc=progress if isinstance(progress, str) else policy.name, disable=not progress,
                unit="step", leave=False)
-    terminated = np.zeros(env.num_envs, dtype=bool)
-    while not terminated.all():
-        if len(actions) >= max_steps:
+    while not stepper.done:
+        if stepper.t >= max_steps:
             raise RuntimeError(f"trial did not end within {max_steps} steps")
-        action, state = policy.act(x, state)
-        x, reward, terminated, _, info = env.step(action)
-        actions.append(action)
-        rewards.append(reward)
-        dones.append(info["episode_done"])
+        stepper.step()
         bar.update(1)
     bar.close()
-    return TrialRecord(np.stack(actions, 1), np.stack(rewards, 1), np.stack(dones, 1))
+    return stepper.record()
 
 
 #: spawn key that separates a policy's random stream from the environment's
