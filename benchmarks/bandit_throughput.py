@@ -38,24 +38,17 @@ def main() -> None:
     k, n, B = args.arms, args.episodes, args.trials
     rows = []
 
-    env = BernoulliBandits(B, k)
     actions = np.random.default_rng(0).integers(0, k, size=B)
 
-    def bare():
+    def trial_of(env) -> None:
         env.reset(seed=args.seed)
         for _ in range(n):
             env.step(actions)
-    seconds = timed(bare)
-    rows.append(("task env (BernoulliBandits)", B, seconds, B * n / seconds))
 
-    trials = make_bandit_trials(k, n, B)
-
-    def wrapped():
-        trials.reset(seed=args.seed)
-        for _ in range(n):
-            trials.step(actions)
-    seconds = timed(wrapped)
-    rows.append(("trial wrapper (RL² inputs)", B, seconds, B * n / seconds))
+    for what, env in (("task env (BernoulliBandits)", BernoulliBandits(B, k)),
+                      ("trial wrapper (RL² inputs)", make_bandit_trials(k, n, B))):
+        seconds = timed(lambda: trial_of(env))
+        rows.append((what, B, seconds, B * n / seconds))
 
     small = make_bandit_trials(k, n, args.baseline_trials)
     for name in BANDIT_AGENTS:

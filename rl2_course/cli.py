@@ -79,6 +79,22 @@ def build_parser() -> argparse.ArgumentParser:
                              help="store the winners in rl2_course/baselines/tuned_bandit.json")
     tune_bandit.set_defaults(run=_tune_bandit)
 
+    export = commands.add_parser("export", help="strip a training checkpoint for release")
+    export.add_argument("source", type=Path, help="a training checkpoint (or its --out directory)")
+    export.add_argument("destination", type=Path, help="where to write the small checkpoint")
+    export.set_defaults(run=_export)
+
+    reproduce = commands.add_parser("reproduce", help="reproduce a table of the paper")
+    reproduce.add_argument("table", choices=["table1"], help="table1: bandits (Table 1)")
+    reproduce.add_argument("--quick", action="store_true",
+                           help="fewer trials per row: a sanity check in under two minutes")
+    reproduce.add_argument("--trials", type=int, default=None,
+                           help="trials per row (default 1000, as in the paper)")
+    reproduce.add_argument("--seed", type=int, default=0)
+    reproduce.add_argument("--out", type=Path, default=Path("results"),
+                           help="directory for TABLE.md and TABLE.json (default: results/)")
+    reproduce.set_defaults(run=_reproduce)
+
     notebooks = commands.add_parser("notebooks", help="generate notebooks/ from solutions/")
     notebooks.add_argument("--solutions", type=Path, default=None)
     notebooks.add_argument("--out", type=Path, default=None)
@@ -130,6 +146,21 @@ def _tune_bandit(args: argparse.Namespace) -> int:
             print(f"  {agent:<20} {params!s:<20} {mean:9.3f} ± {se:.3f}{mark}")
     if args.write:
         print(f"wrote {write_tuned(args.arms, args.episodes, tuned, command_line())}")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from rl2_course.agents.checkpoint import export_checkpoint
+
+    source = args.source / "checkpoint.pt" if args.source.is_dir() else args.source
+    print(f"wrote {export_checkpoint(source, args.destination)}")
+    return 0
+
+
+def _reproduce(args: argparse.Namespace) -> int:
+    from rl2_course.reproduce import run_table1
+
+    print(run_table1(args.trials, args.seed, args.quick, args.out))
     return 0
 
 

@@ -169,3 +169,16 @@ def _fsync_dir(directory: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+#: training-only state that a released (pretrained) checkpoint does not need
+_TRAINING_ONLY = ("optimizer", "rng")
+
+
+def export_checkpoint(source: str | os.PathLike, destination: str | os.PathLike) -> Path:
+    """Copy a training checkpoint without its optimizer and RNG state (a small, release-ready
+    file that evaluates exactly like the original but can no longer be resumed)."""
+    payload = read_checkpoint(source)
+    model, metadata = load_checkpoint(source)
+    extra = {k: v for k, v in (metadata["extra"] or {}).items() if k not in _TRAINING_ONLY}
+    return save_checkpoint(destination, model, payload["config"], payload["env_spec"], extra)
