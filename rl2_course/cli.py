@@ -134,7 +134,7 @@ def _train_bandit(args: argparse.Namespace) -> int:
 
 
 def _tune_bandit(args: argparse.Namespace) -> int:
-    from rl2_course.baselines.tuning import command_line, tune_bandit, write_tuned
+    from rl2_course.tuning import command_line, tune_bandit, write_tuned
     from rl2_course.evaluate import check_bandit_setting
 
     check_bandit_setting(args.arms, args.episodes, args.trials)

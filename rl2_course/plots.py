@@ -3,6 +3,8 @@
 * `plot_trial` — one bandit trial step by step: the arm pulled, the reward, the done flag;
 * `plot_trial_inputs` — the RL² input vectors x_t of one trial as a heat map;
 * `plot_regret_curves` — expected cumulative regret against pulls, one line per agent;
+* `plot_learning_curve` — an RL² training log: mean trial return per PPO update, against
+  reference values such as the Bayes-optimal and random agents';
 * `results_table` — a Table-1-style text (or markdown) table of mean ± stderr per agent and
   setting, with the paper's numbers beside ours when given.
 """
@@ -139,6 +141,47 @@ def plot_regret_curves(curves: Mapping[str, np.ndarray], ax=None, title: str | N
         ax.set_title(title)
     ax.legend(fontsize="small")
     ax.grid(alpha=0.3)
+    return ax
+
+
+def plot_learning_curve(log, references: Mapping[str, float] | None = None, ax=None,
+                        title: str | None = None, show_entropy: bool = False):
+    """Mean trial return of every PPO update in a training log, with horizontal reference lines.
+
+    ``log`` is the dict of columns `rl2_course.train.read_log` returns, or the path of a
+    ``log.csv``. ``references`` maps a label to a value drawn as a horizontal line (an agent's
+    name from `AGENT_COLORS`, e.g. ``{"bayes-optimal": 6.66, "random": 5.0}``, gets that agent's
+    colour). With ``show_entropy`` the policy's mean entropy is drawn on a second y axis.
+    Returns the axes of the return curve.
+    """
+    if not isinstance(log, Mapping):
+        from rl2_course.train import read_log
+
+        log = read_log(log)
+    updates = np.asarray(log["update"])
+    returns = np.asarray(log["mean_return"])
+    fig, ax = _axes(ax, figsize=(7, 4))
+    ax.plot(updates, returns, color=AGENT_COLORS["rl2"], linewidth=1.2,
+            label="RL² (mean return of the update's trials)")
+    others = iter(_OTHER_COLORS * max(1, len(references or {})))
+    for label, value in (references or {}).items():
+        ax.axhline(value, color=AGENT_COLORS.get(label) or next(others), linestyle="--",
+                   linewidth=1, label=f"{label} ({value:.2f})")
+    ax.set_xlabel("PPO update")
+    ax.set_ylabel("mean total reward per trial")
+    ax.grid(alpha=0.3)
+    handles, labels = ax.get_legend_handles_labels()
+    if show_entropy and "entropy" in log:
+        twin = ax.twinx()
+        twin.plot(updates, np.asarray(log["entropy"]), color="tab:gray", linestyle=":",
+                  label="policy entropy (right axis)")
+        twin.set_ylabel("entropy of π (nats)")
+        twin.set_ylim(bottom=0)
+        more_handles, more_labels = twin.get_legend_handles_labels()
+        handles, labels = handles + more_handles, labels + more_labels
+    ax.legend(handles, labels, fontsize="small", loc="lower right")
+    if title:
+        ax.set_title(title)
     return ax
 
 

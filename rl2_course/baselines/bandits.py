@@ -116,7 +116,7 @@ class UCB1Policy(BanditPolicy):
     so μ̂_a = (1 + S_a) / (2 + N_a) and the count is 2 + N_a; that way no arm has to be pulled
     once before the index is defined (which would spend all of a k = 10, n = 10 trial on
     exploration). ``t`` is the 1-based number of the current pull. ``c = 1`` is the textbook
-    constant; the course tunes c per setting like the paper did (see `tuning.py`).
+    constant; the course tunes c per setting like the paper did (see `rl2_course.tuning`).
     """
 
     name = "ucb1"
@@ -149,7 +149,7 @@ class OptimisticThompsonPolicy(BanditPolicy):
 
     N = 1 is plain Thompson sampling; as N grows the kept sample moves towards the posterior
     mode, so N trades Thompson's randomised exploration against greedier play. The paper
-    tuned N ∈ {1, …, 20} per setting; so does `tuning.py`.
+    tuned N ∈ {1, …, 20} per setting; so does `rl2_course.tuning`.
     """
 
     name = "optimistic-thompson"

@@ -77,6 +77,31 @@ def encode_trial_input(observation: np.ndarray, prev_action: np.ndarray, prev_re
     return x
 
 
+def trial_input_sequence(observations: np.ndarray, actions: np.ndarray, rewards: np.ndarray,
+                         episode_done: np.ndarray, num_actions: int) -> np.ndarray:
+    """The RL² inputs x_0 … x_{T-1} of whole recorded trials, time-major: (T, B, D) float32.
+
+    ``observations`` (T, B, O) holds s_t, the observation the policy saw at step t;
+    ``actions``, ``rewards`` and ``episode_done`` (T, B) hold a_t, r_t and d_t of that step. The
+    inputs are those shifted by one step: x_0 = [s_0 | 0 | 0 | 0] (no previous action) and
+    x_t = [s_t | one_hot(a_{t-1}) | r_{t-1} | d_{t-1}]. For trials played by a `TrialEnv` this is
+    exactly the sequence of inputs the env produced, i.e. what the trainer feeds the GRU.
+    (A `TrialRecord` stores (B, T) arrays: pass ``record.actions.T`` and so on.)
+    """
+    observations = np.asarray(observations, dtype=np.float32)
+    steps, batch, _ = observations.shape
+    actions = np.asarray(actions)
+    if actions.shape != (steps, batch):
+        raise ValueError(f"expected actions of shape {(steps, batch)}, got {actions.shape}")
+    prev_action = np.concatenate([np.full((1, batch), -1), actions[:-1]])
+    prev_reward = np.concatenate([np.zeros((1, batch)), np.asarray(rewards, dtype=np.float64)[:-1]])
+    prev_done = np.concatenate([np.zeros((1, batch)), np.asarray(episode_done, dtype=np.float64)[:-1]])
+    if steps == 0:
+        return np.zeros((0, batch, observations.shape[2] + num_actions + 2), dtype=np.float32)
+    return np.stack([encode_trial_input(observations[t], prev_action[t], prev_reward[t],
+                                        prev_done[t], num_actions) for t in range(steps)])
+
+
 class TrialEnv(gymnasium.vector.VectorEnv):
     """B trials of ``episodes_per_trial`` episodes each, over a batch of tasks.
 
