@@ -6,13 +6,14 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: lab install test unit-test notebook-test notebooks lock bench clean help
+.PHONY: lab install test unit-test notebook-test notebooks assignment lock bench clean help
 
 help:
 	@echo "make lab        install into .venv and open JupyterLab on notebooks/"
 	@echo "make test       install, then run unit tests and every notebook (nbval)"
 	@echo "make install    install only"
 	@echo "make notebooks  regenerate notebooks/ (student copies) from solutions/"
+	@echo "make assignment zip the learner's notebooks into dist/ (grade with: python -m rl2_course grade NB)"
 	@echo "make bench      run the benchmarks and print their tables"
 	@echo "make lock       re-pin constraints.txt from a fresh install"
 
@@ -46,6 +47,9 @@ unit-test: $(STAMP)
 
 notebooks: $(STAMP)
 	$(PY) -m rl2_course notebooks
+
+assignment: $(STAMP)
+	$(PY) -m rl2_course assignment --out dist/rl2-course-assignment.zip
 
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py

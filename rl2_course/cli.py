@@ -30,7 +30,7 @@ def _agents(text: str) -> list[str]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m rl2_course",
-                     description="RL² course: evaluate agents, tune baselines, build notebooks.")
+                     description="RL² course: train and evaluate agents, tune baselines, reproduce the paper, build and grade notebooks.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     evaluate = commands.add_parser("evaluate", help="compare agents on the same sampled tasks")
@@ -101,6 +101,19 @@ def build_parser() -> argparse.ArgumentParser:
     notebooks.add_argument("--check", action="store_true",
                            help="only report whether notebooks/ is up to date (exit 1 if not)")
     notebooks.set_defaults(run=_notebooks)
+
+    grade = commands.add_parser("grade", help="run a learner's notebook and grade its exercises")
+    grade.add_argument("notebook", type=Path, help="the submitted .ipynb")
+    grade.add_argument("--timeout", type=float, default=900,
+                       help="seconds the whole notebook may run (default 900)")
+    grade.add_argument("--cell-timeout", type=float, default=300,
+                       help="seconds one cell may run before it is interrupted (default 300)")
+    grade.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    grade.set_defaults(run=_grade)
+
+    assignment = commands.add_parser("assignment", help="zip the learner's notebooks for a class")
+    assignment.add_argument("--out", type=Path, default=Path("dist/rl2-course-assignment.zip"))
+    assignment.set_defaults(run=_assignment)
     return parser
 
 
@@ -176,6 +189,21 @@ def _notebooks(args: argparse.Namespace) -> int:
         return 1 if stale else 0
     for path in course.write_student_notebooks(solutions, out):
         print(f"wrote {path}")
+    return 0
+
+
+def _grade(args: argparse.Namespace) -> int:
+    from rl2_course.classroom import grade_notebook, print_report
+
+    report = grade_notebook(args.notebook, timeout=args.timeout, cell_timeout=args.cell_timeout)
+    print_report(report, args.json)
+    return 0 if report.all_passed else 1
+
+
+def _assignment(args: argparse.Namespace) -> int:
+    from rl2_course.classroom import build_assignment
+
+    print(f"wrote {build_assignment(args.out)}")
     return 0
 
 
