@@ -48,6 +48,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="RL² checkpoint for the rl2 agent (default: the pretrained one "
                              "in assets/checkpoints)")
     bandit.set_defaults(run=_evaluate_bandit)
+    mdp = eval_envs.add_parser("mdp", help="random tabular MDPs: 10 states, 5 actions, 10 steps (Table 2)")
+    mdp.add_argument("--episodes", type=int, required=True, help="n, episodes per trial")
+    mdp.add_argument("--agents", type=_agents, required=True,
+                     help="comma-separated: random,greedy,epsilon-greedy,psrl,opsrl,ucrl2,beb")
+    mdp.add_argument("--trials", type=int, default=1000, help="trials (tasks) per agent")
+    mdp.add_argument("--seed", type=int, default=0)
+    mdp.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    mdp.set_defaults(run=_evaluate_mdp)
 
     train = commands.add_parser("train", help="train an RL² agent with PPO")
     train_envs = train.add_subparsers(dest="env", required=True, parser_class=_Parser)
@@ -65,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="train for this many minutes in total")
     train_bandit.add_argument("--resume", action="store_true",
                               help="continue the run saved in --out")
+    train_bandit.add_argument("--init-from", type=Path, default=None,
+                              help="start from the weights of this checkpoint (same k and GRU "
+                                   "size; e.g. an agent trained on shorter trials)")
     train_bandit.add_argument("--quiet", action="store_true", help="no progress bar")
     train_bandit.set_defaults(run=_train_bandit)
 
@@ -78,6 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
     tune_bandit.add_argument("--write", action="store_true",
                              help="store the winners in rl2_course/baselines/tuned_bandit.json")
     tune_bandit.set_defaults(run=_tune_bandit)
+    tune_mdp = tune_envs.add_parser("mdp", help="ε-greedy, OPSRL, UCRL2, BEB on tabular MDPs")
+    tune_mdp.add_argument("--episodes", type=int, required=True)
+    tune_mdp.add_argument("--trials", type=int, default=1000)
+    tune_mdp.add_argument("--seed", type=int, default=2016)
+    tune_mdp.add_argument("--write", action="store_true",
+                          help="store the winners in rl2_course/baselines/tuned_mdp.json")
+    tune_mdp.set_defaults(run=_tune_mdp)
 
     export = commands.add_parser("export", help="strip a training checkpoint for release")
     export.add_argument("source", type=Path, help="a training checkpoint (or its --out directory)")
@@ -137,7 +155,8 @@ def _train_bandit(args: argparse.Namespace) -> int:
 
     check_bandit_setting(args.arms, args.episodes)
     config = TrainConfig.for_bandit(args.arms, args.episodes, seed=args.seed,
-                                    updates=args.updates, minutes=args.minutes)
+                                    updates=args.updates, minutes=args.minutes,
+                                    **({"init_from": str(args.init_from)} if args.init_from else {}))
     result = train(config, args.out, resume=args.resume, progress=not args.quiet)
     last = "n/a" if result.mean_return is None else f"{result.mean_return:.3f}"
     print(f"trained RL² on bandit k={args.arms}, n={args.episodes}: {result.updates} updates, "
@@ -159,6 +178,36 @@ def _tune_bandit(args: argparse.Namespace) -> int:
             print(f"  {agent:<20} {params!s:<20} {mean:9.3f} ± {se:.3f}{mark}")
     if args.write:
         print(f"wrote {write_tuned(args.arms, args.episodes, tuned, command_line())}")
+    return 0
+
+
+def _evaluate_mdp(args: argparse.Namespace) -> int:
+    from rl2_course.evaluate_mdp import ACTIONS, HORIZON, STATES, evaluate_mdp
+
+    result = evaluate_mdp(args.episodes, args.agents, args.trials, args.seed)
+    if args.json:
+        print(json.dumps(result.to_json()))
+    else:
+        print(f"random tabular MDPs: {STATES} states, {ACTIONS} actions, {HORIZON} steps per "
+              f"episode, n={args.episodes} episodes, {args.trials} trials, seed {args.seed} "
+              "(every agent meets the same tasks)")
+        print(result.table())
+    return 0
+
+
+def _tune_mdp(args: argparse.Namespace) -> int:
+    from rl2_course.evaluate_mdp import check_mdp_setting
+    from rl2_course.tuning import command_line, tune_mdp, write_tuned_mdp
+
+    check_mdp_setting(args.episodes, args.trials)
+    tuned = tune_mdp(args.episodes, args.trials, args.seed)
+    print(f"tuning MDP baselines at n={args.episodes} on {args.trials} trials, seed {args.seed}")
+    for agent, t in tuned.items():
+        for params, mean, se in t["scores"]:
+            mark = "  <- best" if params == t["best"] else ""
+            print(f"  {agent:<16} {params!s:<20} {mean:10.3f} ± {se:.3f}{mark}")
+    if args.write:
+        print(f"wrote {write_tuned_mdp(args.episodes, tuned, command_line())}")
     return 0
 
 
@@ -217,3 +266,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except OSError as err:
+        # a file-system problem the command did not foresee (a full disk, a path under a file):
+        # still one line that names the path, never a traceback
+        where = f" {err.filename}" if err.filename else ""
+        print(f"error:{where}: {err.strerror or err}", file=sys.stderr)
+        return 2

@@ -17,7 +17,7 @@ from typing import Callable, Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
-from rl2_course.envs import make_bandit_trials
+from rl2_course.envs import TrialEnv, make_bandit_trials
 from rl2_course.errors import UsageError
 from rl2_course.policy import Policy
 from rl2_course.rollout import TrialRecord, run_trials
@@ -138,18 +138,38 @@ def evaluate_bandit(arms: int, episodes: int, agents: Sequence[str | Policy], tr
             raise UsageError("--checkpoint is for the rl2 agent, but rl2 is not among the agents")
         make_agent = functools.partial(make_agent, checkpoint=checkpoint)
     policies = [make_agent(a, arms, episodes) if isinstance(a, str) else a for a in agents]
+    return evaluate_policies("bandit", {"arms": arms, "episodes": episodes},
+                             lambda size: make_bandit_trials(arms, episodes, size), policies,
+                             trials, seed, keep_records=keep_records, progress=progress,
+                             work=trials * episodes,
+                             task_arrays=lambda env: env.task_env.arm_means.copy())
+
+
+def evaluate_policies(env_name: str, setting: dict[str, int], make_env: Callable[[int], TrialEnv],
+                      policies: Sequence[Policy], trials: int, seed: int, *,
+                      keep_records: bool = False, progress: bool | None = None,
+                      work: int | None = None, chunk_trials: int | None = None,
+                      task_arrays: Callable[[TrialEnv], np.ndarray] | None = None) -> Evaluation:
+    """The loop shared by every task family: ``policies`` on the same ``trials`` tasks.
+
+    ``make_env(size)`` builds a `TrialEnv` of ``size`` tasks; chunk c of the evaluation uses
+    environment seed (seed, c) for every policy (common random numbers). ``work`` (env steps)
+    decides whether tqdm shows a bar by default; ``task_arrays(env)`` is kept per chunk with
+    ``keep_records`` (the bandits' arm means, for regret curves).
+    """
     names = [p.name for p in policies]
     if len(set(names)) != len(names):
         raise UsageError(f"each agent may appear once, got {', '.join(names)}")
 
-    chunks = [min(CHUNK_TRIALS, trials - start) for start in range(0, trials, CHUNK_TRIALS)]
+    size_max = CHUNK_TRIALS if chunk_trials is None else int(chunk_trials)
+    chunks = [min(size_max, trials - start) for start in range(0, trials, size_max)]
     returns = {n: [] for n in names}
     records = {n: [] for n in names}
-    arm_means = []
+    arrays = []
     with tqdm(total=len(chunks) * len(policies), desc="evaluating", unit="agent-chunk",
-              disable=_quiet(progress, trials * episodes), leave=False) as bar:
+              disable=_quiet(progress, trials if work is None else work), leave=False) as bar:
         for c, size in enumerate(chunks):
-            env = make_bandit_trials(arms, episodes, size)
+            env = make_env(size)
             env_seed = int(np.random.SeedSequence([seed, c]).generate_state(1)[0])
             for policy in policies:
                 bar.set_postfix_str(policy.name)
@@ -159,11 +179,11 @@ def evaluate_bandit(arms: int, episodes: int, agents: Sequence[str | Policy], tr
                 if keep_records:
                     records[policy.name].append(record)
                 bar.update(1)
-            if keep_records:
-                arm_means.append(env.task_env.arm_means.copy())
+            if keep_records and task_arrays is not None:
+                arrays.append(task_arrays(env))
     results = {n: AgentResult(np.concatenate(returns[n]), records[n]) for n in names}
-    return Evaluation("bandit", {"arms": arms, "episodes": episodes}, trials, seed, results,
-                      np.concatenate(arm_means) if keep_records else None)
+    return Evaluation(env_name, setting, trials, seed, results,
+                      np.concatenate(arrays) if arrays else None)
 
 
 def _quiet(progress: bool | None, work: int) -> bool | None:

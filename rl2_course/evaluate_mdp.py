@@ -1,0 +1,61 @@
+"""Evaluate agents on random tabular MDPs (the RL² paper's Table 2), on the same sampled tasks.
+
+    python -m rl2_course evaluate mdp --episodes N --agents random,psrl,... --trials T --seed S
+
+The tasks are the paper's: 10 states, 5 actions, episodes of 10 steps from state 0, n episodes
+per trial (`rl2_course.envs.mdp`). As for bandits, trial chunk c uses environment seed (S, c)
+for every agent (common random numbers: the same MDPs, reward noise and transition luck) and
+each agent's own randomness comes from (S, c, name); see `rl2_course.evaluate`.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from rl2_course.envs import make_mdp_trials
+from rl2_course.errors import UsageError
+from rl2_course.evaluate import Evaluation, evaluate_policies
+from rl2_course.policy import Policy
+
+#: the paper's task family (Section 3.2)
+STATES, ACTIONS, HORIZON = 10, 5, 10
+#: trials stepped in one batch: the baselines keep (B, S, A, S) counts and a (T, B, S, A) plan,
+#: and UCRL2 several (B, S, A, S) temporaries, so a smaller chunk than the bandits' bounds memory
+CHUNK_TRIALS = 5_000
+
+
+def check_mdp_setting(episodes: int, trials: int | None = None) -> None:
+    """Refuse impossible settings with a message that names the problem."""
+    if episodes < 1:
+        raise UsageError(f"--episodes must be at least 1, got {episodes}")
+    if trials is not None and trials < 1:
+        raise UsageError(f"--trials must be at least 1, got {trials}")
+
+
+def make_mdp_agent(name: str, episodes: int) -> Policy:
+    """Resolve a CLI agent name to an MDP policy for n = ``episodes``."""
+    from rl2_course.baselines import MDP_AGENTS, make_mdp_baseline
+
+    if name == "rl2":
+        raise UsageError("no RL² checkpoint for tabular MDPs exists yet (only bandit agents "
+                         "are trained so far); evaluate the MDP baselines instead")
+    if name in MDP_AGENTS:
+        return make_mdp_baseline(name, episodes, states=STATES, actions=ACTIONS, horizon=HORIZON)
+    raise UsageError(f"unknown agent {name!r}; known MDP agents: {', '.join(MDP_AGENTS)}")
+
+
+def evaluate_mdp(episodes: int, agents: Sequence[str | Policy], trials: int, seed: int, *,
+                 keep_records: bool = False, progress: bool | None = None) -> Evaluation:
+    """Run every agent on the same ``trials`` random MDPs, n = ``episodes`` episodes per trial.
+
+    ``agents`` holds CLI names or ready `Policy` objects. The JSON form (``to_json``) is
+    ``{"env": "mdp", "episodes": n, "trials": T, "seed": S, "results": {agent: {"mean", "stderr"}}}``.
+    """
+    check_mdp_setting(episodes, trials)
+    if not agents:
+        raise UsageError("no agents to evaluate")
+    policies = [make_mdp_agent(a, episodes) if isinstance(a, str) else a for a in agents]
+    return evaluate_policies("mdp", {"episodes": episodes},
+                             lambda size: make_mdp_trials(episodes, size, STATES, ACTIONS, HORIZON),
+                             policies, trials, seed, keep_records=keep_records, progress=progress,
+                             work=trials * episodes * HORIZON, chunk_trials=CHUNK_TRIALS)

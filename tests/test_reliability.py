@@ -1,0 +1,238 @@
+"""Reliability: every bad input is one line and exit 2; crashes never cost more than the last save.
+
+These tests run the real command line in subprocesses (as a learner or a grader would) and
+kill real training processes, so they check what unit tests of single functions cannot: that
+no exception escapes as a traceback, and that an interrupted run can always go on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from rl2_course.agents import load_checkpoint
+from rl2_course.agents.checkpoint import bandit_env_spec, save_checkpoint
+from rl2_course.train import TrainConfig, read_log, train
+
+TINY = dict(trials_per_update=16, hidden_size=8, ppo_epochs=2, minibatches=2, schedule_updates=6)
+
+
+def cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "rl2_course", *map(str, args)],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def assert_one_line_exit_2(done: subprocess.CompletedProcess, *words: str) -> None:
+    assert done.returncode == 2, (done.returncode, done.stdout, done.stderr)
+    assert "Traceback" not in done.stderr, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    for word in words:
+        assert word in lines[0], (word, lines[0])
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> dict[str, Path]:
+    """A real checkpoint (k=3, n=5), broken copies of it, and a file in place of a directory."""
+    root = tmp_path_factory.mktemp("reliability")
+    good = train(TrainConfig.for_bandit(3, 5, updates=1, **TINY), root / "run", progress=False)
+    data = good.checkpoint_path.read_bytes()
+    paths = {"good": good.checkpoint_path, "run": root / "run"}
+    for name, content in {"corrupt": os.urandom(len(data)), "truncated": data[: len(data) // 2],
+                          "empty": b"", "text": b"hello, I am not a checkpoint\n"}.items():
+        paths[name] = root / f"{name}.pt"
+        paths[name].write_bytes(content)
+    paths["a_file"] = root / "a-file"
+    paths["a_file"].write_text("in the way")
+    return paths
+
+
+def evaluate(*extra: str):
+    return cli("evaluate", "bandit", "--trials", "10", *extra)
+
+
+SIZES = [
+    (["--arms", "0", "--episodes", "5"], "arms"),
+    (["--arms", "-2", "--episodes", "5"], "arms"),
+    (["--arms", "1", "--episodes", "5"], "arms"),
+    (["--arms", "3", "--episodes", "0"], "episodes"),
+    (["--arms", "3", "--episodes", "-1"], "episodes"),
+]
+
+
+@pytest.mark.parametrize("sizes, word", SIZES)
+def test_zero_or_negative_sizes_everywhere(sizes, word, tmp_path):
+    assert_one_line_exit_2(evaluate(*sizes, "--agents", "random"), word)
+    assert_one_line_exit_2(cli("train", "bandit", *sizes, "--out", tmp_path / "x", "--updates", "1"), word)
+    assert_one_line_exit_2(cli("tune", "bandit", *sizes, "--trials", "10"), word)
+
+
+@pytest.mark.parametrize("args, word", [
+    (["--trials", "0"], "trials"), (["--trials", "-5"], "trials"),
+    (["--agents", "random,ucb2"], "ucb2"), (["--agents", "Gittins"], "Gittins")])
+def test_bad_evaluation_options(args, word):
+    base = {"--arms": "3", "--episodes": "5", "--agents": "random", "--trials": "10"}
+    for key, value in zip(args[::2], args[1::2]):
+        base[key] = value
+    assert_one_line_exit_2(cli("evaluate", "bandit", *sum(base.items(), ())), word)
+
+
+@pytest.mark.parametrize("name", ["corrupt", "truncated", "empty", "text"])
+def test_a_broken_checkpoint_is_refused_in_one_line(files, name):
+    done = evaluate("--arms", "3", "--episodes", "5", "--agents", "rl2", "--checkpoint", files[name])
+    assert_one_line_exit_2(done, files[name].name)
+    assert_one_line_exit_2(cli("export", files[name], files[name].with_suffix(".out")), files[name].name)
+
+
+def test_a_missing_checkpoint_or_a_directory_is_refused(files, tmp_path):
+    assert_one_line_exit_2(evaluate("--arms", "3", "--episodes", "5", "--agents", "rl2",
+                                    "--checkpoint", tmp_path / "nowhere.pt"), "nowhere.pt")
+    assert_one_line_exit_2(evaluate("--arms", "3", "--episodes", "5", "--agents", "rl2",
+                                    "--checkpoint", tmp_path), str(tmp_path.name))
+
+
+def test_a_checkpoint_for_another_environment_is_refused(files):
+    # same input size would not save it: k=3, n=5 against k=3, n=7 and against k=4, n=5
+    assert_one_line_exit_2(evaluate("--arms", "3", "--episodes", "7", "--agents", "rl2",
+                                    "--checkpoint", files["good"]), "n=5")
+    assert_one_line_exit_2(evaluate("--arms", "4", "--episodes", "5", "--agents", "rl2",
+                                    "--checkpoint", files["good"]), "k=3")
+
+
+def test_a_checkpoint_holding_a_pickled_object_is_refused(tmp_path):
+    path = tmp_path / "pickled.pt"
+    torch.save({"format": "rl2-course-checkpoint", "payload": Path("x")}, path)   # not weights-only
+    assert_one_line_exit_2(evaluate("--arms", "3", "--episodes", "5", "--agents", "rl2",
+                                    "--checkpoint", path), "pickled.pt")
+
+
+def test_an_unwritable_output_is_refused(files, tmp_path):
+    blocked = files["a_file"] / "sub"           # a path under a regular file can never be created
+    assert_one_line_exit_2(cli("train", "bandit", "--arms", "3", "--episodes", "5", "--updates", "1",
+                               "--out", blocked), "a-file")
+    assert_one_line_exit_2(cli("export", files["good"], blocked / "x.pt"), "a-file")
+    assert_one_line_exit_2(cli("reproduce", "table1", "--quick", "--out", blocked), "a-file")
+    assert_one_line_exit_2(cli("assignment", "--out", blocked / "a.zip"), "a-file")
+    if os.geteuid() != 0:                       # root ignores permission bits
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        assert_one_line_exit_2(cli("train", "bandit", "--arms", "3", "--episodes", "5",
+                                   "--updates", "1", "--out", locked / "run"), "locked")
+
+
+def test_a_truncated_log_is_repaired_and_a_garbled_one_refused_on_resume(tmp_path):
+    out = tmp_path / "run"
+    train(TrainConfig.for_bandit(3, 5, updates=2, checkpoint_every=1, **TINY), out, progress=False)
+    log = out / "log.csv"
+    log.write_text(log.read_text() + "3,48,2.")          # a crash in the middle of a row
+    code = textwrap.dedent(f"""
+        from rl2_course.train import TrainConfig, train
+        train(TrainConfig.for_bandit(3, 5, updates=3, checkpoint_every=1, **{TINY!r}), {str(out)!r},
+              resume=True, progress=False)
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert list(read_log(log)["update"]) == [1, 2, 3]
+    log.write_text("update,mean_return\n1,zzz\n")
+    assert_one_line_exit_2(cli("train", "bandit", "--arms", "3", "--episodes", "5", "--updates", "4",
+                               "--out", out, "--resume"), "log")
+
+
+# -- crashes -------------------------------------------------------------------------------------
+
+_DIE_IN_SAVE = """
+import os, signal, sys
+import rl2_course.agents.checkpoint as checkpoint
+from rl2_course.train import TrainConfig, train
+
+real_save, saves = checkpoint.torch.save, []
+
+def dying_save(obj, f, *args, **kwargs):
+    saves.append(1)
+    if len(saves) == {die_at}:
+        f.write(b"half a checkpoint")      # some bytes reach the temporary file ...
+        f.flush()
+        os.kill(os.getpid(), signal.SIGKILL)   # ... and then the machine "loses power"
+    return real_save(obj, f, *args, **kwargs)
+
+checkpoint.torch.save = dying_save
+train(TrainConfig.for_bandit(3, 5, updates={updates}, checkpoint_every=1, **{tiny!r}), sys.argv[1],
+      progress=False)
+"""
+
+
+def test_killed_in_the_middle_of_a_save_the_previous_checkpoint_survives_and_resume_is_exact(tmp_path):
+    out = tmp_path / "run"
+    script = _DIE_IN_SAVE.format(die_at=3, updates=5, tiny=TINY)
+    done = subprocess.run([sys.executable, "-c", script, str(out)], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    assert list(out.glob(".checkpoint.pt.*.tmp")), "the save was really cut off half-way"
+    _, meta = load_checkpoint(out / "checkpoint.pt", bandit_env_spec(3, 5))   # still loadable
+    assert meta["extra"]["update"] == 2                                        # the last good save
+    config = TrainConfig.for_bandit(3, 5, updates=5, checkpoint_every=1, **TINY)
+    resumed = train(config, out, resume=True, progress=False)
+    straight = train(config, tmp_path / "straight", progress=False)
+    for key, value in straight.model.state_dict().items():
+        assert torch.equal(value, resumed.model.state_dict()[key]), key
+
+
+def test_a_cli_run_killed_at_any_moment_resumes_to_the_uninterrupted_result(tmp_path):
+    out, straight = tmp_path / "killed", tmp_path / "straight"
+    args = ["train", "bandit", "--arms", "2", "--episodes", "3", "--seed", "4", "--quiet"]
+    process = subprocess.Popen([sys.executable, "-m", "rl2_course", *args, "--updates", "400",
+                                "--out", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 240
+    while not (out / "checkpoint.pt").exists():                 # let it save at least once
+        assert process.poll() is None, process.stderr.read().decode()
+        assert time.monotonic() < deadline, "no checkpoint within 4 minutes"
+        time.sleep(0.05)
+    time.sleep(0.3)
+    process.kill()                                               # SIGKILL: no cleanup runs
+    process.wait(timeout=30)
+    process.stderr.close()
+    _, meta = load_checkpoint(out / "checkpoint.pt", bandit_env_spec(2, 3))
+    target = meta["extra"]["update"] + 5
+    resumed = cli(*args, "--updates", target, "--out", out, "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    whole = cli(*args, "--updates", target, "--out", straight)
+    assert whole.returncode == 0, whole.stderr
+    a, _ = load_checkpoint(out / "checkpoint.pt")
+    b, _ = load_checkpoint(straight / "checkpoint.pt")
+    for key, value in b.state_dict().items():
+        assert torch.equal(value, a.state_dict()[key]), key
+    assert list(read_log(out / "log.csv")["update"]) == list(range(1, target + 1))
+
+
+def test_two_runs_with_the_same_seed_give_identical_numbers(tmp_path):
+    first = [cli("train", "bandit", "--arms", "2", "--episodes", "3", "--updates", "2", "--seed", "9",
+                 "--quiet", "--out", tmp_path / name) for name in ("a", "b")]
+    assert all(done.returncode == 0 for done in first), [d.stderr for d in first]
+    a, _ = load_checkpoint(tmp_path / "a" / "checkpoint.pt")
+    b, _ = load_checkpoint(tmp_path / "b" / "checkpoint.pt")
+    assert all(torch.equal(v, b.state_dict()[k]) for k, v in a.state_dict().items())
+    log_a, log_b = read_log(tmp_path / "a" / "log.csv"), read_log(tmp_path / "b" / "log.csv")
+    assert all((log_a[c] == log_b[c]).all() for c in log_a if c != "wall_seconds")
+    agents = "random,greedy,epsilon-greedy,ucb1,thompson,optimistic-thompson,gittins,bayes-optimal,rl2"
+    runs = [cli("evaluate", "bandit", "--arms", "2", "--episodes", "3", "--agents", agents, "--trials",
+                "200", "--seed", "5", "--json", "--checkpoint", tmp_path / "a" / "checkpoint.pt")
+            for _ in range(2)]
+    assert runs[0].returncode == 0, runs[0].stderr
+    assert runs[0].stdout == runs[1].stdout
+    assert set(json.loads(runs[0].stdout)["results"]) == set(agents.split(","))
+
+
+def test_save_refuses_a_path_it_cannot_write_without_leaving_temporary_files(files, tmp_path):
+    model, _ = load_checkpoint(files["good"])
+    with pytest.raises(OSError):
+        save_checkpoint(files["a_file"] / "x.pt", model, {"seed": 0}, bandit_env_spec(3, 5))
+    assert not list(files["a_file"].parent.glob(".x.pt.*"))
