@@ -98,6 +98,9 @@ class TrainConfig:
     reward_scale: float = 1.0
     schedule_updates: int = 200        # length of the lr and entropy schedules (in updates)
     num_threads: int = 1               # torch CPU threads (fixed, so runs are reproducible)
+    # warm start: begin from the weights of another run's checkpoint (same k and GRU size),
+    # e.g. an agent trained on shorter trials: a curriculum over the trial length
+    init_from: str | None = None
     # budget: how long to run (these may differ between a run and its --resume)
     updates: int | None = None         # train until this many updates in total ...
     minutes: float | None = None       # ... or for this many minutes of training in total
@@ -375,15 +378,32 @@ class _RunState:
     last_return: float | None = None
 
 
-def _fresh_state(config: TrainConfig) -> _RunState:
+def _fresh_state(config: TrainConfig, warm_start: bool = True) -> _RunState:
     with torch.random.fork_rng(devices=[]):     # seed the initial weights, leave global RNG be
         torch.manual_seed(config.seed)
         model = RecurrentActorCritic(1, config.arms, config.hidden_size)
+    if warm_start and config.init_from is not None:
+        _warm_start(model, Path(config.init_from))
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, eps=1e-5)
     sampler = torch.Generator().manual_seed(
         int(np.random.SeedSequence([_TRAIN_TAG, config.seed, 1]).generate_state(1)[0]))
     shuffler = np.random.default_rng([_TRAIN_TAG, config.seed, 2])
     return _RunState(model.eval(), optimizer, 0, 0, 0.0, sampler, shuffler)
+
+
+def _warm_start(model: RecurrentActorCritic, path: Path) -> None:
+    """Copy the weights of checkpoint ``path`` into ``model`` (same architecture required).
+
+    Only the weights travel: the optimizer, the schedules and the random streams start fresh,
+    and the checkpoint's task family may differ (that is the point: a shorter trial length).
+    """
+    payload = read_checkpoint(path)
+    if payload["model_spec"] != model.spec():
+        theirs, ours = payload["model_spec"], model.spec()
+        raise UsageError(f"--init-from {path}: its network ({theirs.get('num_actions')} actions, "
+                         f"{theirs.get('hidden_size')} GRU units) does not fit this run's "
+                         f"({ours['num_actions']} actions, {ours['hidden_size']} GRU units)")
+    model.load_state_dict(payload["state_dict"])
 
 
 def _save(path: Path, state: _RunState, config: TrainConfig) -> None:
@@ -409,7 +429,7 @@ def _load_state(path: Path, config: TrainConfig) -> _RunState:
     extra = payload["extra"]
     if "optimizer" not in extra or "rng" not in extra:
         raise UsageError(f"{path} holds no training state (optimizer, RNG); it cannot be resumed")
-    state = _fresh_state(config)
+    state = _fresh_state(config, warm_start=False)      # the checkpoint's weights replace them
     state.model.load_state_dict(payload["state_dict"])
     state.optimizer.load_state_dict(extra["optimizer"])
     state.sampler.set_state(extra["rng"]["sampler"])

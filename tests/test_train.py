@@ -1,5 +1,6 @@
 """The PPO trainer: GAE, reproducibility, resume, the log, and the CLI end to end."""
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -186,3 +187,31 @@ def test_cli_train_refuses_an_unwritable_out(tmp_path):
     (tmp_path / "file").write_text("")
     one_line(run_cli("train", "bandit", "--arms", "3", "--episodes", "4", "--updates", "1",
                      "--out", str(tmp_path / "file" / "run"), "--quiet"), "cannot write to --out")
+
+
+
+def test_init_from_starts_at_another_runs_weights_and_refuses_another_network(tmp_path):
+    short = train(tiny(updates=2), tmp_path / "short", progress=False)          # trials of n=5
+    longer = dict(trials_per_update=16, hidden_size=8, ppo_epochs=2, minibatches=2, schedule_updates=4)
+    warm_config = TrainConfig.for_bandit(3, 9, seed=1, init_from=str(short.checkpoint_path), updates=1,
+                                         **longer)
+    warm = train(warm_config, tmp_path / "warm", progress=False)
+    cold = train(dataclasses.replace(warm_config, init_from=None), tmp_path / "cold", progress=False)
+
+    def distance(a, b):
+        return sum(float((a[k] - b[k]).abs().max()) for k in a)
+
+    # one small update away from the short run's weights, far from a fresh network's
+    assert distance(params(warm.model), params(short.model)) < 0.5 * distance(params(cold.model),
+                                                                               params(short.model))
+    # resuming a warm-started run does not need (or re-apply) the source checkpoint
+    short.checkpoint_path.rename(tmp_path / "moved.pt")
+    resumed = train(dataclasses.replace(warm_config, updates=2), tmp_path / "warm", resume=True,
+                    progress=False)
+    assert resumed.updates == 2
+    with pytest.raises(UsageError, match="moved.pt.*does not fit"):
+        train(TrainConfig.for_bandit(3, 9, init_from=str(tmp_path / "moved.pt"), updates=1,
+                                     **{**longer, "hidden_size": 16}), tmp_path / "bigger", progress=False)
+    with pytest.raises(UsageError, match="nowhere.pt"):
+        train(TrainConfig.for_bandit(3, 9, init_from=str(tmp_path / "nowhere.pt"), updates=1, **longer),
+              tmp_path / "x", progress=False)
