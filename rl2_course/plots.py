@@ -167,6 +167,9 @@ def plot_learning_curve(log, references: Mapping[str, float] | None = None, ax=N
     for label, value in (references or {}).items():
         ax.axhline(value, color=AGENT_COLORS.get(label) or next(others), linestyle="--",
                    linewidth=1, label=f"{label} ({value:.2f})")
+    shown = np.concatenate([returns, list((references or {}).values())])
+    pad = 0.05 * max(float(np.ptp(shown)), 1e-6)
+    ax.set_ylim(shown.min() - pad, shown.max() + pad)
     ax.set_xlabel("PPO update")
     ax.set_ylabel("mean total reward per trial")
     ax.grid(alpha=0.3)
@@ -179,7 +182,7 @@ def plot_learning_curve(log, references: Mapping[str, float] | None = None, ax=N
         twin.set_ylim(bottom=0)
         more_handles, more_labels = twin.get_legend_handles_labels()
         handles, labels = handles + more_handles, labels + more_labels
-    ax.legend(handles, labels, fontsize="small", loc="lower right")
+    ax.legend(handles, labels, fontsize="small", loc="center right")
     if title:
         ax.set_title(title)
     return ax

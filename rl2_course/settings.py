@@ -84,9 +84,9 @@ PPO_EPOCHS, MINIBATCHES = 4, 4
 #: n=500 ≈ 1.2–1.4 s (k=5..50), peak memory ≈ 0.45 GB.
 _TABLE = [
     # k    n   hidden trials  lr     γ     λ    updates bptt  r_scale
-    (5,   10,   64,  1000,  3e-3,  1.00, 0.3,  300,  None, 1.0),
-    (10,  10,   64,  1000,  3e-3,  1.00, 0.3,  300,  None, 1.0),
-    (50,  10,   64,  1000,  3e-3,  1.00, 0.3,  300,  None, 1.0),
+    (5,   10,   64,  1000,  3e-3,  1.00, 0.3,  800,  None, 1.0),
+    (10,  10,   64,  1000,  3e-3,  1.00, 0.3,  800,  None, 1.0),
+    (50,  10,   64,  1000,  3e-3,  1.00, 0.3,  800,  None, 1.0),
     (5,  100,  128,   320,  3e-3,  0.99, 0.9,  500,  None, 0.1),
     (10, 100,  128,   320,  3e-3,  0.99, 0.9,  500,  None, 0.1),
     (50, 100,  128,   320,  3e-3,  0.99, 0.9,  500,  None, 0.1),
@@ -118,7 +118,7 @@ def _derived(arms: int, episodes: int) -> BanditSetting:
         # about 10k–32k steps per update: many short trials or a few long ones
         trials=int(min(1000, max(64, 32_000 // n))),
         lr=3e-3, gamma=gamma, lam=0.3 if n <= 10 else 0.9,
-        updates=300 if n <= 10 else 500,
+        updates=800 if n <= 10 else 500,
         # whole-trial backprop up to 100 steps, 50-step segments beyond
         bptt=None if n <= 100 else 50,
         # value targets O(1): ~10 rewards per effective horizon
