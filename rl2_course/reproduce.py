@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -108,6 +109,15 @@ def table1_json(rows: list[TableRow], seed: int) -> dict:
         for r in rows]}
 
 
+def _check_writable(out_dir: Path) -> None:
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out_dir):
+            pass
+    except OSError as err:
+        raise UsageError(f"cannot write to output directory {out_dir}: {err.strerror}") from None
+
+
 def write_outputs(out_dir: Path, name: str, markdown: str, data: dict) -> list[Path]:
     """Write DIR/NAME.md and DIR/NAME.json atomically; refuse an unusable directory clearly."""
     try:
@@ -128,6 +138,7 @@ def write_outputs(out_dir: Path, name: str, markdown: str, data: dict) -> list[P
 
 
 def run_table1(trials: int | None, seed: int, quick: bool, out_dir: Path) -> str:
+    _check_writable(out_dir)      # before minutes of evaluation, not after
     start = time.perf_counter()
     rows = reproduce_table1(trials, seed, quick)
     markdown = table1_markdown(rows)
