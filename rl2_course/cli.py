@@ -55,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     mdp.add_argument("--trials", type=int, default=1000, help="trials (tasks) per agent")
     mdp.add_argument("--seed", type=int, default=0)
     mdp.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    mdp.add_argument("--checkpoint", type=Path, default=None,
+                     help="RL² checkpoint for the rl2 agent (default: the pretrained one "
+                          "in assets/checkpoints)")
     mdp.set_defaults(run=_evaluate_mdp)
 
     train = commands.add_parser("train", help="train an RL² agent with PPO")
@@ -62,22 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
     train_bandit = train_envs.add_parser("bandit", help="Bernoulli bandits (Table 1)")
     train_bandit.add_argument("--arms", type=int, required=True, help="k, arms per bandit")
     train_bandit.add_argument("--episodes", type=int, required=True, help="n, pulls per trial")
-    train_bandit.add_argument("--seed", type=int, default=0)
-    train_bandit.add_argument("--out", type=Path, required=True,
-                              help="directory for checkpoint.pt and log.csv")
-    budget = train_bandit.add_mutually_exclusive_group()
-    budget.add_argument("--updates", type=int, default=None,
-                        help="train until this many PPO updates in total "
-                             "(default: the setting's budget in rl2_course/settings.py)")
-    budget.add_argument("--minutes", type=float, default=None,
-                        help="train for this many minutes in total")
-    train_bandit.add_argument("--resume", action="store_true",
-                              help="continue the run saved in --out")
-    train_bandit.add_argument("--init-from", type=Path, default=None,
-                              help="start from the weights of this checkpoint (same k and GRU "
-                                   "size; e.g. an agent trained on shorter trials)")
-    train_bandit.add_argument("--quiet", action="store_true", help="no progress bar")
-    train_bandit.set_defaults(run=_train_bandit)
+    _training_options(train_bandit)
+    train_bandit.set_defaults(run=_train)
+    train_mdp = train_envs.add_parser("mdp", help="random tabular MDPs (Table 2)")
+    train_mdp.add_argument("--episodes", type=int, required=True, help="n, episodes per trial")
+    _training_options(train_mdp)
+    train_mdp.set_defaults(run=_train)
 
     tune = commands.add_parser("tune", help="grid-search the baselines' parameters")
     tune_envs = tune.add_subparsers(dest="env", required=True, parser_class=_Parser)
@@ -149,17 +142,44 @@ def _evaluate_bandit(args: argparse.Namespace) -> int:
     return 0
 
 
-def _train_bandit(args: argparse.Namespace) -> int:
-    from rl2_course.evaluate import check_bandit_setting
+def _training_options(parser: argparse.ArgumentParser) -> None:
+    """The options every `train ENV` command shares."""
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, required=True,
+                        help="directory for checkpoint.pt and log.csv")
+    budget = parser.add_mutually_exclusive_group()
+    budget.add_argument("--updates", type=int, default=None,
+                        help="train until this many PPO updates in total "
+                             "(default: the setting's budget in rl2_course/settings.py)")
+    budget.add_argument("--minutes", type=float, default=None,
+                        help="train for this many minutes in total")
+    parser.add_argument("--resume", action="store_true", help="continue the run saved in --out")
+    parser.add_argument("--init-from", type=Path, default=None,
+                        help="start from the weights of this checkpoint (same actions and GRU "
+                             "size; e.g. an agent trained on shorter trials)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _train(args: argparse.Namespace) -> int:
     from rl2_course.train import TrainConfig, train
 
-    check_bandit_setting(args.arms, args.episodes)
-    config = TrainConfig.for_bandit(args.arms, args.episodes, seed=args.seed,
-                                    updates=args.updates, minutes=args.minutes,
-                                    **({"init_from": str(args.init_from)} if args.init_from else {}))
+    options = dict(seed=args.seed, updates=args.updates, minutes=args.minutes,
+                   **({"init_from": str(args.init_from)} if args.init_from else {}))
+    if args.env == "bandit":
+        from rl2_course.evaluate import check_bandit_setting
+
+        check_bandit_setting(args.arms, args.episodes)
+        config = TrainConfig.for_bandit(args.arms, args.episodes, **options)
+        what = f"bandit k={args.arms}, n={args.episodes}"
+    else:
+        from rl2_course.evaluate_mdp import check_mdp_setting
+
+        check_mdp_setting(args.episodes)
+        config = TrainConfig.for_mdp(args.episodes, **options)
+        what = f"mdp n={args.episodes}"
     result = train(config, args.out, resume=args.resume, progress=not args.quiet)
     last = "n/a" if result.mean_return is None else f"{result.mean_return:.3f}"
-    print(f"trained RL² on bandit k={args.arms}, n={args.episodes}: {result.updates} updates, "
+    print(f"trained RL² on {what}: {result.updates} updates, "
           f"{result.trials_seen} trials, {result.wall_seconds:.0f} s; last mean trial return "
           f"{last}; wrote {result.checkpoint_path} and {result.log_path}")
     return 0
@@ -184,7 +204,8 @@ def _tune_bandit(args: argparse.Namespace) -> int:
 def _evaluate_mdp(args: argparse.Namespace) -> int:
     from rl2_course.evaluate_mdp import ACTIONS, HORIZON, STATES, evaluate_mdp
 
-    result = evaluate_mdp(args.episodes, args.agents, args.trials, args.seed)
+    result = evaluate_mdp(args.episodes, args.agents, args.trials, args.seed,
+                          checkpoint=args.checkpoint)
     if args.json:
         print(json.dumps(result.to_json()))
     else:

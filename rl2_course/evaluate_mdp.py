@@ -10,15 +10,17 @@ each agent's own randomness comes from (S, c, name); see `rl2_course.evaluate`.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Sequence
 
 from rl2_course.envs import make_mdp_trials
 from rl2_course.errors import UsageError
 from rl2_course.evaluate import Evaluation, evaluate_policies
 from rl2_course.policy import Policy
+from rl2_course.settings import MDP_ACTIONS, MDP_HORIZON, MDP_STATES
 
 #: the paper's task family (Section 3.2)
-STATES, ACTIONS, HORIZON = 10, 5, 10
+STATES, ACTIONS, HORIZON = MDP_STATES, MDP_ACTIONS, MDP_HORIZON
 #: trials stepped in one batch: the baselines keep (B, S, A, S) counts and a (T, B, S, A) plan,
 #: and UCRL2 several (B, S, A, S) temporaries, so a smaller chunk than the bandits' bounds memory
 CHUNK_TRIALS = 5_000
@@ -32,20 +34,43 @@ def check_mdp_setting(episodes: int, trials: int | None = None) -> None:
         raise UsageError(f"--trials must be at least 1, got {trials}")
 
 
-def make_mdp_agent(name: str, episodes: int) -> Policy:
-    """Resolve a CLI agent name to an MDP policy for n = ``episodes``."""
+def make_mdp_agent(name: str, episodes: int, *, checkpoint: str | Path | None = None) -> Policy:
+    """Resolve a CLI agent name to an MDP policy for n = ``episodes``.
+
+    ``rl2`` loads ``checkpoint`` (a file or a training run's directory), else the pretrained
+    agent for n from ``assets/checkpoints/mdp-n{N}.pt``; a checkpoint trained for another
+    task family is refused.
+    """
     from rl2_course.baselines import MDP_AGENTS, make_mdp_baseline
 
     if name == "rl2":
-        raise UsageError("no RL² checkpoint for tabular MDPs exists yet (only bandit agents "
-                         "are trained so far); evaluate the MDP baselines instead")
+        return _load_rl2(episodes, checkpoint)
     if name in MDP_AGENTS:
         return make_mdp_baseline(name, episodes, states=STATES, actions=ACTIONS, horizon=HORIZON)
-    raise UsageError(f"unknown agent {name!r}; known MDP agents: {', '.join(MDP_AGENTS)}")
+    raise UsageError(f"unknown agent {name!r}; known MDP agents: {', '.join([*MDP_AGENTS, 'rl2'])}")
+
+
+def _load_rl2(episodes: int, checkpoint: str | Path | None) -> Policy:
+    from rl2_course.agents import RL2Agent
+    from rl2_course.agents.checkpoint import mdp_env_spec
+    from rl2_course.settings import pretrained_mdp_checkpoint
+
+    if checkpoint is None:
+        checkpoint = pretrained_mdp_checkpoint(episodes)
+        if not checkpoint.exists():
+            raise UsageError(
+                f"no pretrained rl2 checkpoint for mdp n={episodes} (train one with: python -m "
+                f"rl2_course train mdp --episodes {episodes} --out DIR, then pass --checkpoint DIR)")
+    checkpoint = Path(checkpoint)
+    if checkpoint.is_dir():
+        checkpoint = checkpoint / "checkpoint.pt"
+    return RL2Agent.from_checkpoint(checkpoint,
+                                    expected_env_spec=mdp_env_spec(episodes, STATES, ACTIONS, HORIZON))
 
 
 def evaluate_mdp(episodes: int, agents: Sequence[str | Policy], trials: int, seed: int, *,
-                 keep_records: bool = False, progress: bool | None = None) -> Evaluation:
+                 checkpoint: str | Path | None = None, keep_records: bool = False,
+                 progress: bool | None = None) -> Evaluation:
     """Run every agent on the same ``trials`` random MDPs, n = ``episodes`` episodes per trial.
 
     ``agents`` holds CLI names or ready `Policy` objects. The JSON form (``to_json``) is
@@ -54,7 +79,10 @@ def evaluate_mdp(episodes: int, agents: Sequence[str | Policy], trials: int, see
     check_mdp_setting(episodes, trials)
     if not agents:
         raise UsageError("no agents to evaluate")
-    policies = [make_mdp_agent(a, episodes) if isinstance(a, str) else a for a in agents]
+    if checkpoint is not None and "rl2" not in agents:
+        raise UsageError("--checkpoint is for the rl2 agent, but rl2 is not among the agents")
+    policies = [make_mdp_agent(a, episodes, checkpoint=checkpoint) if isinstance(a, str) else a
+                for a in agents]
     return evaluate_policies("mdp", {"episodes": episodes},
                              lambda size: make_mdp_trials(episodes, size, STATES, ACTIONS, HORIZON),
                              policies, trials, seed, keep_records=keep_records, progress=progress,

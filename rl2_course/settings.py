@@ -132,5 +132,30 @@ def bandit_setting(arms: int, episodes: int) -> BanditSetting:
     return BANDIT_SETTINGS.get(key) or _derived(*key)
 
 
-__all__ = ["ASSETS_ENV_VAR", "BANDIT_SETTINGS", "BanditSetting", "assets_dir", "bandit_setting",
-           "pretrained_checkpoint"]
+# -- tabular MDPs (Table 2) -------------------------------------------------------------------
+#: the paper's MDPs: 10 states, 5 actions, episodes of 10 steps
+MDP_STATES, MDP_ACTIONS, MDP_HORIZON = 10, 5, 10
+
+
+def pretrained_mdp_checkpoint(episodes: int) -> Path:
+    return assets_dir() / "checkpoints" / f"mdp-n{int(episodes)}.pt"
+
+
+def mdp_setting(episodes: int) -> BanditSetting:
+    """RL² training defaults for the paper's random MDPs with n = ``episodes`` episodes per trial.
+
+    The same fields as a bandit row, with ``arms`` = the MDP's 5 actions. A trial is 10·n steps,
+    so the rules are those of a bandit trial of that length: about 32k steps per update, γ = 0.99
+    (rewards arrive every step, and a policy that plans ~100 steps ahead covers ten episodes),
+    whole-trial backprop up to 100 steps and 50-step truncated BPTT beyond, and rewards scaled
+    by 0.1 (a step pays about 1 on average, up to 3 or more) so value targets stay O(1).
+    """
+    steps = int(episodes) * MDP_HORIZON
+    return _row(MDP_ACTIONS, int(episodes), hidden=128,
+                trials=int(min(1000, max(64, 32_000 // steps))), lr=3e-3, gamma=0.99, lam=0.9,
+                updates=500, bptt=None if steps <= 100 else 50, reward_scale=0.1)
+
+
+__all__ = ["ASSETS_ENV_VAR", "BANDIT_SETTINGS", "BanditSetting", "MDP_ACTIONS", "MDP_HORIZON",
+           "MDP_STATES", "assets_dir", "bandit_setting", "mdp_setting", "pretrained_checkpoint",
+           "pretrained_mdp_checkpoint"]

@@ -50,12 +50,13 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from rl2_course.agents.checkpoint import (bandit_env_spec, default_file_mode, read_checkpoint,
-                                          save_checkpoint)
+from rl2_course.agents.checkpoint import (bandit_env_spec, default_file_mode, mdp_env_spec,
+                                          read_checkpoint, save_checkpoint)
 from rl2_course.agents.recurrent import RecurrentActorCritic
-from rl2_course.envs import TrialEnv, make_bandit_trials
+from rl2_course.envs import TrialEnv, make_bandit_trials, make_mdp_trials
 from rl2_course.errors import UsageError
-from rl2_course.settings import bandit_setting
+from rl2_course.settings import (MDP_ACTIONS, MDP_HORIZON, MDP_STATES, BanditSetting,
+                                 bandit_setting, mdp_setting)
 
 CHECKPOINT_NAME = "checkpoint.pt"
 LOG_NAME = "log.csv"
@@ -75,7 +76,7 @@ class TrainConfig:
 
     # what to learn
     env: str = "bandit"
-    arms: int = 5                      # k
+    arms: int = 5                      # k: actions per step (a bandit's arms; an MDP's 5 actions)
     episodes: int = 10                 # n, episodes (= pulls) per trial
     seed: int = 0
     # network
@@ -112,9 +113,17 @@ class TrainConfig:
     @classmethod
     def for_bandit(cls, arms: int, episodes: int, **overrides: Any) -> TrainConfig:
         """The `settings.py` defaults for k = ``arms``, n = ``episodes``, with ``overrides``."""
-        s = bandit_setting(arms, episodes)
+        return cls._from_setting("bandit", bandit_setting(arms, episodes), overrides)
+
+    @classmethod
+    def for_mdp(cls, episodes: int, **overrides: Any) -> TrainConfig:
+        """The `settings.py` defaults for the paper's MDPs with n = ``episodes``, with ``overrides``."""
+        return cls._from_setting("mdp", mdp_setting(episodes), overrides)
+
+    @classmethod
+    def _from_setting(cls, env: str, s: BanditSetting, overrides: dict[str, Any]) -> TrainConfig:
         defaults = dict(
-            env="bandit", arms=s.arms, episodes=s.episodes, hidden_size=s.hidden_size,
+            env=env, arms=s.arms, episodes=s.episodes, hidden_size=s.hidden_size,
             trials_per_update=s.trials_per_update, learning_rate=s.learning_rate,
             gamma=s.gamma, gae_lambda=s.gae_lambda, entropy_coef=s.entropy_coef,
             entropy_coef_final=s.entropy_coef_final, ppo_epochs=s.ppo_epochs,
@@ -130,8 +139,10 @@ class TrainConfig:
 
     def validate(self) -> None:
         """Refuse impossible configurations with a one-line `UsageError`."""
-        if self.env != "bandit":
-            raise UsageError(f"unknown environment {self.env!r}; this trainer knows: bandit")
+        if self.env not in ("bandit", "mdp"):
+            raise UsageError(f"unknown environment {self.env!r}; this trainer knows: bandit, mdp")
+        if self.env == "mdp" and self.arms != MDP_ACTIONS:
+            raise UsageError(f"the paper's MDPs have {MDP_ACTIONS} actions, not {self.arms}")
         if self.arms < 2:
             raise UsageError(f"--arms must be at least 2, got {self.arms}")
         if self.episodes < 1:
@@ -153,10 +164,20 @@ class TrainConfig:
             raise UsageError("gamma and gae_lambda must lie in [0, 1]")
 
     def env_spec(self) -> dict[str, Any]:
+        if self.env == "mdp":
+            return mdp_env_spec(self.episodes, MDP_STATES, MDP_ACTIONS, MDP_HORIZON)
         return bandit_env_spec(self.arms, self.episodes)
 
+    @property
+    def observation_size(self) -> int:
+        """A bandit's observation is the constant [1.0]; an MDP's the one-hot state."""
+        return MDP_STATES if self.env == "mdp" else 1
+
     def make_env(self, num_trials: int | None = None) -> TrialEnv:
-        return make_bandit_trials(self.arms, self.episodes, num_trials or self.trials_per_update)
+        size = num_trials or self.trials_per_update
+        if self.env == "mdp":
+            return make_mdp_trials(self.episodes, size, MDP_STATES, MDP_ACTIONS, MDP_HORIZON)
+        return make_bandit_trials(self.arms, self.episodes, size)
 
 
 @dataclass
@@ -381,7 +402,7 @@ class _RunState:
 def _fresh_state(config: TrainConfig, warm_start: bool = True) -> _RunState:
     with torch.random.fork_rng(devices=[]):     # seed the initial weights, leave global RNG be
         torch.manual_seed(config.seed)
-        model = RecurrentActorCritic(1, config.arms, config.hidden_size)
+        model = RecurrentActorCritic(config.observation_size, config.arms, config.hidden_size)
     if warm_start and config.init_from is not None:
         _warm_start(model, Path(config.init_from))
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, eps=1e-5)
@@ -482,7 +503,8 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, resume: bool = False,
             return wall_before + time.perf_counter() - started
 
         bar = tqdm(total=target, initial=state.update, disable=not progress, unit="update",
-                   desc=f"RL² bandit k={config.arms} n={config.episodes}", dynamic_ncols=True)
+                   desc=f"RL² {config.env} " + (f"k={config.arms} " if config.env == "bandit" else "")
+                   + f"n={config.episodes}", dynamic_ncols=True)
         try:
             while True:
                 if target is not None and state.update >= target:

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from rl2_course.agents import load_checkpoint
 from rl2_course.errors import UsageError
 from rl2_course.settings import BANDIT_SETTINGS, bandit_setting, pretrained_checkpoint
 from rl2_course.train import LOG_COLUMNS, TrainConfig, compute_gae, read_log, train
@@ -215,3 +216,27 @@ def test_init_from_starts_at_another_runs_weights_and_refuses_another_network(tm
     with pytest.raises(UsageError, match="nowhere.pt"):
         train(TrainConfig.for_bandit(3, 9, init_from=str(tmp_path / "nowhere.pt"), updates=1, **longer),
               tmp_path / "x", progress=False)
+
+
+def test_the_same_trainer_learns_on_tabular_mdps(tmp_path):
+    """`train mdp` end to end: one-hot state inputs, 5 actions, an mdp checkpoint that the MDP
+    evaluator loads and the bandit evaluator refuses."""
+    run = tmp_path / "mdp"
+    done = subprocess.run([sys.executable, "-m", "rl2_course", "train", "mdp", "--episodes", "2",
+                           "--updates", "2", "--seed", "3", "--quiet", "--out", str(run)],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    model, meta = load_checkpoint(run / "checkpoint.pt")
+    assert meta["env_spec"] == {"env": "mdp", "states": 10, "actions": 5, "horizon": 10, "episodes": 2}
+    assert model.spec()["observation_size"] == 10 and model.spec()["num_actions"] == 5
+    assert len(read_log(run / "log.csv")["update"]) == 2
+    evaluated = subprocess.run([sys.executable, "-m", "rl2_course", "evaluate", "mdp", "--episodes", "2",
+                                "--agents", "rl2,random", "--trials", "100", "--seed", "1", "--json",
+                                "--checkpoint", str(run)], capture_output=True, text=True, timeout=600)
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert set(json.loads(evaluated.stdout)["results"]) == {"rl2", "random"}
+    for args in (["mdp", "--episodes", "3"], ["bandit", "--arms", "5", "--episodes", "2"]):
+        refused = subprocess.run([sys.executable, "-m", "rl2_course", "evaluate", *args, "--agents", "rl2",
+                                  "--trials", "10", "--checkpoint", str(run)],
+                                 capture_output=True, text=True, timeout=600)
+        assert refused.returncode == 2 and "trained on mdp n=2" in refused.stderr

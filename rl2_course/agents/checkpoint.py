@@ -40,10 +40,19 @@ def bandit_env_spec(arms: int, episodes: int) -> dict[str, Any]:
     return {"env": "bandit", "arms": int(arms), "episodes": int(episodes)}
 
 
+def mdp_env_spec(episodes: int, states: int = 10, actions: int = 5, horizon: int = 10) -> dict[str, Any]:
+    """The task family a tabular-MDP checkpoint was trained on."""
+    return {"env": "mdp", "states": int(states), "actions": int(actions), "horizon": int(horizon),
+            "episodes": int(episodes)}
+
+
 def describe_env(spec: dict[str, Any]) -> str:
-    """'bandit k=5, n=10' — how error messages name a task family."""
+    """'bandit k=5, n=10' or 'mdp n=10 (...)' — how error messages name a task family."""
     if spec.get("env") == "bandit":
         return f"bandit k={spec.get('arms')}, n={spec.get('episodes')}"
+    if spec.get("env") == "mdp":
+        return (f"mdp n={spec.get('episodes')} ({spec.get('states')} states, {spec.get('actions')} "
+                f"actions, {spec.get('horizon')} steps)")
     return ", ".join(f"{k}={v}" for k, v in spec.items())
 
 

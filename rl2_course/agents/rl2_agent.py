@@ -67,9 +67,12 @@ class RL2Agent:
 
     @classmethod
     def from_checkpoint(cls, path, arms: int | None = None, episodes: int | None = None,
-                        **kwargs: Any) -> RL2Agent:
-        """Load a bandit checkpoint, refusing one trained for another (k, n) when given."""
-        expected = bandit_env_spec(arms, episodes) if arms is not None and episodes is not None else None
+                        *, expected_env_spec: dict[str, Any] | None = None, **kwargs: Any) -> RL2Agent:
+        """Load a checkpoint, refusing one trained for another task family when told which:
+        a bandit's (k, n) as ``arms, episodes``, or any ``expected_env_spec``."""
+        expected = expected_env_spec
+        if expected is None and arms is not None and episodes is not None:
+            expected = bandit_env_spec(arms, episodes)
         model, _ = load_checkpoint(path, expected_env_spec=expected)
         return cls(model, **kwargs)
 
