@@ -96,7 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.set_defaults(run=_export)
 
     reproduce = commands.add_parser("reproduce", help="reproduce a table of the paper")
-    reproduce.add_argument("table", choices=["table1"], help="table1: bandits (Table 1)")
+    reproduce.add_argument("table", choices=["table1", "table2"],
+                           help="table1: bandits (Table 1); table2: tabular MDPs (Table 2)")
     reproduce.add_argument("--quick", action="store_true",
                            help="fewer trials per row: a sanity check in under two minutes")
     reproduce.add_argument("--trials", type=int, default=None,
@@ -241,9 +242,9 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _reproduce(args: argparse.Namespace) -> int:
-    from rl2_course.reproduce import run_table1
+    from rl2_course.reproduce import run_table
 
-    print(run_table1(args.trials, args.seed, args.quick, args.out))
+    print(run_table(args.table, args.trials, args.seed, args.quick, args.out))
     return 0
 
 

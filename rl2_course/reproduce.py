@@ -1,8 +1,9 @@
 """Reproduce the paper's result tables with our code, printed beside the published numbers.
 
     python -m rl2_course reproduce table1 [--quick] [--trials T] [--seed S] [--out DIR]
+    python -m rl2_course reproduce table2 [--quick] [--trials T] [--seed S] [--out DIR]
 
-Every agent of a row meets the same sampled bandits (common random numbers), so within a
+Every agent of a row meets the same sampled tasks (bandits, MDPs) (common random numbers), so within a
 row we can say which agents are *not significantly different* from the best one: those whose
 paired difference to the best is within two standard errors of that difference. They are
 marked in bold, as the paper marks them (the paper used a t-test on independent samples).
@@ -34,10 +35,19 @@ COLUMN_TITLES = {"random": "Random", "gittins": "Gittins", "thompson": "TS",
 QUICK_TRIALS = {10: 2000, 100: 300, 500: 60}
 
 
+#: Table 2's rows (n episodes of tabular MDPs) and columns, as the paper orders them
+TABLE2_SETTINGS: tuple[int, ...] = tuple(paper.TABLE2)
+TABLE2_AGENTS = paper.TABLE2_COLUMNS
+TABLE2_TITLES = {"random": "Random", "psrl": "PSRL", "opsrl": "OPSRL", "ucrl2": "UCRL2", "beb": "BEB",
+                 "epsilon-greedy": "ε-Greedy", "greedy": "Greedy", "rl2": "RL²"}
+#: trials per row of Table 2 with --quick (n=100 costs ~10× n=10 per trial)
+QUICK_TRIALS_MDP = {10: 500, 25: 200, 50: 100, 75: 60, 100: 50}
+
+
 @dataclass
 class TableRow:
     episodes: int
-    arms: int
+    arms: int | None               # None for MDPs (always the paper's 10 states, 5 actions)
     evaluation: Evaluation
     missing: dict[str, str] = field(default_factory=dict)   # agent -> why it has no number
 
@@ -73,32 +83,72 @@ def reproduce_table1(trials: int | None = None, seed: int = 0, quick: bool = Fal
     return rows
 
 
+def reproduce_table2(trials: int | None = None, seed: int = 0, quick: bool = False,
+                     settings=TABLE2_SETTINGS, progress: bool | None = None) -> list[TableRow]:
+    """Evaluate every Table 2 agent that exists for each n, on shared MDPs per row."""
+    from rl2_course.evaluate_mdp import evaluate_mdp, make_mdp_agent
+
+    if trials is not None and trials < 1:
+        raise UsageError(f"--trials must be at least 1, got {trials}")
+    rows = []
+    for n in settings:
+        count = trials or (QUICK_TRIALS_MDP[n] if quick else 1000)
+        agents, missing = [], {}
+        for name in TABLE2_AGENTS:
+            try:
+                agents.append(make_mdp_agent(name, n))
+            except UsageError as err:     # no RL² checkpoint for this n yet
+                missing[name] = str(err)
+        rows.append(TableRow(n, None, evaluate_mdp(n, agents, count, seed, progress=progress), missing))
+    return rows
+
+
 def table1_markdown(rows: list[TableRow]) -> str:
-    titles = [COLUMN_TITLES[a] for a in TABLE1_AGENTS]
-    lines = ["| setup | trials | " + " | ".join(titles) + " |",
-             "|---|---:|" + "---:|" * len(titles)]
+    return _markdown(rows, TABLE1_AGENTS, COLUMN_TITLES,
+                     lambda row: paper.TABLE1.get((row.episodes, row.arms), {}),
+                     lambda row: f"n={row.episodes}, k={row.arms}",
+                     "—: no number (no RL² checkpoint for that setting yet, or a Bayes-optimal DP "
+                     "too large to compute).")
+
+
+def table2_markdown(rows: list[TableRow]) -> str:
+    return _markdown(rows, TABLE2_AGENTS, TABLE2_TITLES, lambda row: paper.TABLE2.get(row.episodes, {}),
+                     lambda row: f"n={row.episodes}",
+                     "—: no number (no RL² checkpoint for that setting yet).")
+
+
+def _markdown(rows: list[TableRow], agents, titles: dict[str, str], published_for, label,
+              missing_note: str) -> str:
+    lines = ["| setup | trials | " + " | ".join(titles[a] for a in agents) + " |",
+             "|---|---:|" + "---:|" * len(agents)]
     for row in rows:
         bold = row.not_worse()
+        published_row = published_for(row)
         cells = []
-        for agent in TABLE1_AGENTS:
-            published = paper.TABLE1.get((row.episodes, row.arms), {}).get(agent)
+        for agent in agents:
+            published = published_row.get(agent)
             ref = f" ({published:g})" if published is not None else ""
             result = row.evaluation.results.get(agent)
             if result is None:
                 cells.append(f"—{ref}")
                 continue
-            digits = 2 if row.episodes <= 10 else 1
+            digits = 2 if result.mean < 10 else 1
             text = f"{result.mean:.{digits}f} ± {result.stderr:.{digits}f}"
             cells.append((f"**{text}**" if agent in bold else text) + ref)
-        lines.append(f"| n={row.episodes}, k={row.arms} | {row.evaluation.trials} | "
-                     + " | ".join(cells) + " |")
+        lines.append(f"| {label(row)} | {row.evaluation.trials} | " + " | ".join(cells) + " |")
     lines.append("")
     lines.append(f"Mean total reward ± standard error; in parentheses the paper's number "
                  f"({paper.CITATION}, 1000 trials, no error bars). Bold: not significantly "
                  f"different from the row's best (paired difference within 2 standard errors). "
-                 f"—: no number (no RL² checkpoint for that setting yet, or a Bayes-optimal DP "
-                 f"too large to compute).")
+                 + missing_note)
     return "\n".join(lines)
+
+
+def table2_json(rows: list[TableRow], seed: int) -> dict:
+    return {"table": "table2", "seed": seed, "rows": [
+        {"episodes": r.episodes, "trials": r.evaluation.trials,
+         "results": r.evaluation.to_json()["results"], "paper": paper.TABLE2.get(r.episodes, {}),
+         "missing": r.missing} for r in rows]}
 
 
 def table1_json(rows: list[TableRow], seed: int) -> dict:
@@ -138,11 +188,19 @@ def write_outputs(out_dir: Path, name: str, markdown: str, data: dict) -> list[P
 
 
 def run_table1(trials: int | None, seed: int, quick: bool, out_dir: Path) -> str:
+    return run_table("table1", trials, seed, quick, out_dir)
+
+
+def run_table(table: str, trials: int | None, seed: int, quick: bool, out_dir: Path) -> str:
+    """Reproduce ``table`` ('table1' or 'table2'), write DIR/TABLE.md and .json, return the markdown."""
+    reproduce, markdown_of, json_of = {
+        "table1": (reproduce_table1, table1_markdown, table1_json),
+        "table2": (reproduce_table2, table2_markdown, table2_json)}[table]
     _check_writable(out_dir)      # before minutes of evaluation, not after
     start = time.perf_counter()
-    rows = reproduce_table1(trials, seed, quick)
-    markdown = table1_markdown(rows)
-    data = table1_json(rows, seed)
+    rows = reproduce(trials, seed, quick)
+    markdown = markdown_of(rows)
+    data = json_of(rows, seed)
     data["wall_seconds"] = round(time.perf_counter() - start, 1)
-    paths = write_outputs(out_dir, "table1", markdown, data)
+    paths = write_outputs(out_dir, table, markdown, data)
     return markdown + f"\n\n({data['wall_seconds']} s; wrote {', '.join(map(str, paths))})"

@@ -11,7 +11,8 @@ from rl2_course.agents import RL2Agent
 from rl2_course.agents.checkpoint import export_checkpoint, read_checkpoint
 from rl2_course.errors import UsageError
 from rl2_course.evaluate import evaluate_bandit
-from rl2_course.reproduce import (TABLE1_AGENTS, reproduce_table1, table1_json, table1_markdown,
+from rl2_course.reproduce import (TABLE1_AGENTS, TABLE2_AGENTS, reproduce_table1, reproduce_table2,
+                                  table1_json, table1_markdown, table2_json, table2_markdown,
                                   write_outputs)
 from rl2_course.train import TrainConfig, train
 
@@ -32,6 +33,24 @@ def test_a_table1_row_has_every_column_and_the_papers_numbers(monkeypatch, tmp_p
     # same seed, same table
     again = reproduce_table1(trials=300, seed=4, settings=[(10, 5)])
     assert table1_markdown(again) == text
+
+
+def test_a_table2_row_has_every_baseline_the_papers_numbers_and_rl2_from_a_checkpoint(
+        monkeypatch, tmp_path):
+    monkeypatch.setenv("RL2_COURSE_ASSETS", str(tmp_path / "assets"))
+    rows = reproduce_table2(trials=60, seed=2, settings=[2])
+    assert set(rows[0].evaluation.results) == set(TABLE2_AGENTS) - {"rl2"}
+    assert "no pretrained rl2 checkpoint for mdp n=2" in rows[0].missing["rl2"]
+    # a pretrained MDP agent in the assets directory fills the RL² column
+    train(TrainConfig.for_mdp(2, updates=1, trials_per_update=16, hidden_size=8), tmp_path / "run",
+          progress=False)
+    export_checkpoint(tmp_path / "run" / "checkpoint.pt", tmp_path / "assets" / "checkpoints" / "mdp-n2.pt")
+    rows = reproduce_table2(trials=60, seed=2, settings=[10, 2])
+    assert set(rows[1].evaluation.results) == set(TABLE2_AGENTS) and rows[1].missing == {}
+    text = table2_markdown(rows)
+    assert "| n=10 | 60 |" in text and "(138.1)" in text and "— (156.2)" in text
+    assert table2_json(rows, seed=2)["rows"][0]["paper"] == paper.TABLE2[10]
+    assert table2_markdown(reproduce_table2(trials=60, seed=2, settings=[10, 2])) == text
 
 
 def test_outputs_are_written_and_an_unusable_directory_is_refused(tmp_path):
