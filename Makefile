@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: lab install test unit-test notebook-test notebooks assignment lock bench clean help
+.PHONY: lab install browser test unit-test notebook-test notebooks assignment lock bench clean help
 
 help:
 	@echo "make lab        install into .venv and open JupyterLab on notebooks/"
@@ -36,9 +36,17 @@ LAB_ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks $(LAB_ROOT_FLAG) $(LAB_ARGS)
 
+# The browser test drives Debian's chromium; as root we install it when it is missing
+# (elsewhere the test skips with a message, except under CI=true, where it must run).
+browser:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  { apt-get install -y -qq chromium >/dev/null 2>&1 || \
+	    { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1; }; } || \
+	  echo "note: chromium is not installed; the browser test will be skipped (unless CI=true)"; }
+
 # Unit tests, then every chapter in both folders on a fresh kernel (nbval, lax mode:
 # only cells marked `# NBVAL_CHECK_OUTPUT` have their output compared).
-test: $(STAMP)
+test: $(STAMP) browser
 	$(PY) -m pytest tests $(PYTEST_ARGS)
 	$(PY) -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider solutions notebooks $(PYTEST_ARGS)
 

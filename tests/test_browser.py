@@ -1,0 +1,164 @@
+"""The trial-stepper widget in a real browser: JupyterLab + Playwright driving Debian's chromium.
+
+Starts JupyterLab from this environment on a free localhost port with a token, opens a copy of
+chapter 02's solution notebook, runs all cells, then clicks Reset and Step three times and checks that
+the widget shows what the Python object says after the same clicks. Screenshots go to
+``tests/artifacts/`` (git-ignored).
+
+Needs ``/usr/bin/chromium`` (``make test`` installs it with apt when run as root) and the
+``playwright`` package (pinned in the test extras; it drives the system browser, so nothing is
+downloaded). Without them the test is skipped with a message, except under ``CI=true``,
+where it must run.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "tests" / "artifacts"
+CHAPTER = "02-rl2-on-bandits.ipynb"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def _requirements() -> str | None:
+    """Why the browser test cannot run here, or None."""
+    if CHROMIUM is None:
+        return "no chromium on PATH (run `make test` as root to apt-install it, or `apt-get install chromium`)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright package is not installed (make install adds it)"
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _lab_settings(directory: Path) -> Path:
+    """User settings for the test's JupyterLab: render every cell (no windowing, so the widget
+    exists in the page wherever it is), no news pop-up, no autosave."""
+    settings = {
+        "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": '{"windowingMode": "none"}',
+        "@jupyterlab/apputils-extension/notification.jupyterlab-settings": '{"fetchNews": "false"}',
+        "@jupyterlab/docmanager-extension/plugin.jupyterlab-settings": '{"autosave": false}',
+    }
+    for name, text in settings.items():
+        path = directory / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return directory
+
+
+@pytest.fixture()
+def lab(tmp_path):
+    missing = _requirements()
+    if missing:
+        if IN_CI:
+            pytest.fail(f"CI=true, so the browser test must run, but {missing}")
+        pytest.skip(missing)
+    port, token = _free_port(), uuid.uuid4().hex
+    # a copy of the chapter, so that nothing the browser does can touch the master notebook
+    (tmp_path / "lab").mkdir()
+    shutil.copy(ROOT / "solutions" / CHAPTER, tmp_path / "lab" / CHAPTER)
+    command = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
+               f"--ServerApp.token={token}", f"--ServerApp.root_dir={tmp_path / 'lab'}",
+               f"--LabApp.user_settings_dir={_lab_settings(tmp_path / 'settings')}",
+               f"--LabApp.workspaces_dir={tmp_path / 'workspaces'}",
+               "--ServerApp.open_browser=False", "--LabApp.news_url=None"]
+    if os.geteuid() == 0:
+        command.append("--allow-root")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    log = open(ARTIFACTS / "jupyterlab.log", "w")
+    server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
+                break
+            except OSError:
+                assert server.poll() is None, (ARTIFACTS / "jupyterlab.log").read_text()[-2000:]
+                assert time.monotonic() < deadline, "JupyterLab did not start within 2 minutes"
+                time.sleep(0.5)
+        yield base, token
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)       # the server and the kernels it started
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+        log.close()
+
+
+def _expected_after_three_steps() -> tuple[str, str]:
+    """What the widget shows after Reset + 3 Steps, computed by the Python object itself."""
+    from rl2_course.evaluate import make_bandit_agent
+    from rl2_course.widgets import BanditTrialStepper
+
+    stepper = BanditTrialStepper(make_bandit_agent("rl2", 5, 10), 5, 10, seed=11, auto_draw=False)
+    start = re.sub(r"<[^>]+>", "", stepper.counter.value)
+    for _ in range(3):
+        stepper.step()
+    return start, re.sub(r"<[^>]+>", "", stepper.counter.value)
+
+
+def test_step_three_times_in_jupyterlab(lab):
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    from playwright.sync_api import expect, sync_playwright
+
+    base, token = lab
+    at_start, after_three = _expected_after_three_steps()
+    assert "step 0 / 10" in at_start and "step 3 / 10" in after_three
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        try:
+            page.goto(f"{base}/lab/tree/{CHAPTER}?token={token}")
+            page.locator(".jp-Notebook").first.wait_for(timeout=120_000)
+            expect(page.locator(".jp-StatusBar-Widget", has_text="Idle").first).to_be_visible(
+                timeout=120_000)                                       # the kernel is up
+            page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+            page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+            select = page.locator(".jp-Dialog button", has_text=re.compile(r"^Select$"))
+            try:                       # JupyterLab may ask which kernel to use: the default one
+                select.wait_for(timeout=10_000)
+                select.click()
+            except PlaywrightTimeout:
+                pass
+            # the chapter plays the trial to its end from code: the widget must show that first
+            counter = page.locator(".widget-html-content", has_text="step ")
+            expect(counter.first).to_contain_text("trial over", timeout=240_000)
+            page.screenshot(path=str(ARTIFACTS / "browser-0-after-run-all.png"))
+
+            widget = counter.first.locator("xpath=ancestor::div[contains(@class,'widget-vbox')][last()]")
+            widget.locator("button", has_text="Reset").click()
+            expect(counter.first).to_contain_text("step 0 / 10", timeout=30_000)
+            shown = []
+            for step in range(1, 4):
+                widget.locator("button", has_text="Step").click()
+                expect(counter.first).to_contain_text(f"step {step} / 10", timeout=30_000)
+                shown.append(counter.first.inner_text())
+                page.screenshot(path=str(ARTIFACTS / f"browser-{step}-after-step.png"))
+            assert shown[0] != shown[1] != shown[2]                   # the view changed each time
+            assert " ".join(shown[-1].split()) == " ".join(after_three.split())
+        finally:
+            page.screenshot(path=str(ARTIFACTS / "browser-last.png"))
+            browser.close()
