@@ -35,10 +35,10 @@ from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 from rl2_course.course import BEGIN, CHECK_TAG, SOLUTIONS_DIR, make_student_notebook, notebook_text
-from rl2_course.errors import UsageError
+from rl2_course.errors import UsageError, writable_directory
 
 #: outcome of one exercise
 PASS, FAIL, TIMEOUT, NOT_RUN = "pass", "fail", "timeout", "not run"
@@ -165,8 +165,6 @@ def grade_notebook(path: str | Path, *, timeout: float = 900, cell_timeout: floa
                     client.execute_cell(cell, index)
                 except CellTimeoutError:
                     timed_out = True
-                except CellExecutionError:   # only with allow_errors=False; kept for safety
-                    timed_out = False
                 else:
                     # with interrupt_on_timeout the cell comes back holding a KeyboardInterrupt
                     timed_out = (time.perf_counter() - began >= client.timeout
@@ -193,10 +191,7 @@ def build_assignment(out: str | Path, solutions: Path = SOLUTIONS_DIR) -> Path:
     masters = sorted(Path(solutions).glob("*.ipynb"))
     if not masters:
         raise UsageError(f"no master notebooks in {solutions}")
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise UsageError(f"cannot create {out.parent}: {error.strerror}") from None
+    writable_directory(out.parent, "--out")
     temporary = out.with_name(out.name + ".tmp")
     try:
         with zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED) as archive:

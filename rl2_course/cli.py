@@ -134,13 +134,28 @@ def _evaluate_bandit(args: argparse.Namespace) -> int:
 
     result = evaluate_bandit(args.arms, args.episodes, args.agents, args.trials, args.seed,
                              checkpoint=args.checkpoint)
-    if args.json:
+    _print_evaluation(result, args.json,
+                      f"Bernoulli bandits: k={args.arms} arms, n={args.episodes} pulls, "
+                      f"{args.trials} trials, seed {args.seed} (every agent meets the same tasks)")
+    return 0
+
+
+def _print_evaluation(result, as_json: bool, heading: str) -> None:
+    """One JSON object (the graders' format), or a heading and the table."""
+    if as_json:
         print(json.dumps(result.to_json()))
     else:
-        print(f"Bernoulli bandits: k={args.arms} arms, n={args.episodes} pulls, {args.trials} trials, "
-              f"seed {args.seed} (every agent meets the same tasks)")
+        print(heading)
         print(result.table())
-    return 0
+
+
+def _print_scores(tuned: dict, heading: str, width: int, digits: int) -> None:
+    """A tuning run's grid: every parameter value's mean ± stderr, the winner marked."""
+    print(heading)
+    for agent, t in tuned.items():
+        for params, mean, se in t["scores"]:
+            mark = "  <- best" if params == t["best"] else ""
+            print(f"  {agent:<{width}} {params!s:<20} {mean:{digits}.3f} ± {se:.3f}{mark}")
 
 
 def _training_options(parser: argparse.ArgumentParser) -> None:
@@ -192,11 +207,8 @@ def _tune_bandit(args: argparse.Namespace) -> int:
 
     check_bandit_setting(args.arms, args.episodes, args.trials)
     tuned = tune_bandit(args.arms, args.episodes, args.trials, args.seed)
-    print(f"tuning k={args.arms}, n={args.episodes} on {args.trials} trials, seed {args.seed}")
-    for agent, t in tuned.items():
-        for params, mean, se in t["scores"]:
-            mark = "  <- best" if params == t["best"] else ""
-            print(f"  {agent:<20} {params!s:<20} {mean:9.3f} ± {se:.3f}{mark}")
+    _print_scores(tuned, f"tuning k={args.arms}, n={args.episodes} on {args.trials} trials, "
+                         f"seed {args.seed}", width=20, digits=9)
     if args.write:
         print(f"wrote {write_tuned(args.arms, args.episodes, tuned, command_line())}")
     return 0
@@ -207,13 +219,10 @@ def _evaluate_mdp(args: argparse.Namespace) -> int:
 
     result = evaluate_mdp(args.episodes, args.agents, args.trials, args.seed,
                           checkpoint=args.checkpoint)
-    if args.json:
-        print(json.dumps(result.to_json()))
-    else:
-        print(f"random tabular MDPs: {STATES} states, {ACTIONS} actions, {HORIZON} steps per "
-              f"episode, n={args.episodes} episodes, {args.trials} trials, seed {args.seed} "
-              "(every agent meets the same tasks)")
-        print(result.table())
+    _print_evaluation(result, args.json,
+                      f"random tabular MDPs: {STATES} states, {ACTIONS} actions, {HORIZON} steps per "
+                      f"episode, n={args.episodes} episodes, {args.trials} trials, seed {args.seed} "
+                      "(every agent meets the same tasks)")
     return 0
 
 
@@ -223,11 +232,8 @@ def _tune_mdp(args: argparse.Namespace) -> int:
 
     check_mdp_setting(args.episodes, args.trials)
     tuned = tune_mdp(args.episodes, args.trials, args.seed)
-    print(f"tuning MDP baselines at n={args.episodes} on {args.trials} trials, seed {args.seed}")
-    for agent, t in tuned.items():
-        for params, mean, se in t["scores"]:
-            mark = "  <- best" if params == t["best"] else ""
-            print(f"  {agent:<16} {params!s:<20} {mean:10.3f} ± {se:.3f}{mark}")
+    _print_scores(tuned, f"tuning MDP baselines at n={args.episodes} on {args.trials} trials, "
+                         f"seed {args.seed}", width=16, digits=10)
     if args.write:
         print(f"wrote {write_tuned_mdp(args.episodes, tuned, command_line())}")
     return 0
@@ -291,6 +297,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as err:
         # a file-system problem the command did not foresee (a full disk, a path under a file):
         # still one line that names the path, never a traceback
-        where = f" {err.filename}" if err.filename else ""
-        print(f"error:{where}: {err.strerror or err}", file=sys.stderr)
+        where = f" {err.filename}:" if err.filename else ""
+        print(f"error:{where} {err.strerror or err}", file=sys.stderr)
         return 2

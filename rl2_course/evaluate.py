@@ -100,20 +100,32 @@ def make_bandit_agent(name: str, arms: int, episodes: int, *,
 
 def _load_rl2(arms: int, episodes: int, checkpoint: Path | None) -> Policy:
     """The RL² agent of a checkpoint, refusing one trained on another (k, n)."""
-    from rl2_course.agents import RL2Agent
+    from rl2_course.agents.checkpoint import bandit_env_spec
     from rl2_course.settings import pretrained_checkpoint
 
+    return load_rl2_agent(checkpoint, pretrained_checkpoint(arms, episodes),
+                          bandit_env_spec(arms, episodes),
+                          f"bandit k={arms}, n={episodes}",
+                          f"train bandit --arms {arms} --episodes {episodes}")
+
+
+def load_rl2_agent(checkpoint: str | Path | None, pretrained: Path, env_spec: dict,
+                   setting: str, train_command: str) -> Policy:
+    """An `RL2Agent` from ``checkpoint`` (a file or a training run's --out directory), else from
+    the ``pretrained`` file; one-line errors for a missing file or one trained on another
+    ``env_spec``. ``setting`` and ``train_command`` word the message when nothing is pretrained."""
+    from rl2_course.agents import RL2Agent
+
     if checkpoint is None:
-        checkpoint = pretrained_checkpoint(arms, episodes)
+        checkpoint = pretrained
         if not checkpoint.exists():
             raise UsageError(
-                f"no pretrained rl2 checkpoint for bandit k={arms}, n={episodes} (train one with: "
-                f"python -m rl2_course train bandit --arms {arms} --episodes {episodes} --out DIR, "
-                f"then pass --checkpoint DIR/checkpoint.pt)")
+                f"no pretrained rl2 checkpoint for {setting} (train one with: python -m "
+                f"rl2_course {train_command} --out DIR, then pass --checkpoint DIR/checkpoint.pt)")
     checkpoint = Path(checkpoint)
     if checkpoint.is_dir():            # a training run's --out directory
         checkpoint = checkpoint / "checkpoint.pt"
-    return RL2Agent.from_checkpoint(checkpoint, arms, episodes)
+    return RL2Agent.from_checkpoint(checkpoint, expected_env_spec=env_spec)
 
 
 def agent_seed(seed: int, chunk: int, name: str) -> np.random.SeedSequence:

@@ -15,7 +15,7 @@ from typing import Sequence
 
 from rl2_course.envs import make_mdp_trials
 from rl2_course.errors import UsageError
-from rl2_course.evaluate import Evaluation, evaluate_policies
+from rl2_course.evaluate import Evaluation, evaluate_policies, load_rl2_agent
 from rl2_course.policy import Policy
 from rl2_course.settings import MDP_ACTIONS, MDP_HORIZON, MDP_STATES
 
@@ -51,21 +51,12 @@ def make_mdp_agent(name: str, episodes: int, *, checkpoint: str | Path | None = 
 
 
 def _load_rl2(episodes: int, checkpoint: str | Path | None) -> Policy:
-    from rl2_course.agents import RL2Agent
     from rl2_course.agents.checkpoint import mdp_env_spec
     from rl2_course.settings import pretrained_mdp_checkpoint
 
-    if checkpoint is None:
-        checkpoint = pretrained_mdp_checkpoint(episodes)
-        if not checkpoint.exists():
-            raise UsageError(
-                f"no pretrained rl2 checkpoint for mdp n={episodes} (train one with: python -m "
-                f"rl2_course train mdp --episodes {episodes} --out DIR, then pass --checkpoint DIR)")
-    checkpoint = Path(checkpoint)
-    if checkpoint.is_dir():
-        checkpoint = checkpoint / "checkpoint.pt"
-    return RL2Agent.from_checkpoint(checkpoint,
-                                    expected_env_spec=mdp_env_spec(episodes, STATES, ACTIONS, HORIZON))
+    return load_rl2_agent(checkpoint, pretrained_mdp_checkpoint(episodes),
+                          mdp_env_spec(episodes, STATES, ACTIONS, HORIZON),
+                          f"mdp n={episodes}", f"train mdp --episodes {episodes}")
 
 
 def evaluate_mdp(episodes: int, agents: Sequence[str | Policy], trials: int, seed: int, *,

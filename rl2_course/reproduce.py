@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from rl2_course import paper
-from rl2_course.errors import UsageError
+from rl2_course.errors import UsageError, writable_directory
 from rl2_course.evaluate import Evaluation, evaluate_bandit, make_bandit_agent
 
 #: the paper's grid, in its row order (n, k)
@@ -159,15 +158,6 @@ def table1_json(rows: list[TableRow], seed: int) -> dict:
         for r in rows]}
 
 
-def _check_writable(out_dir: Path) -> None:
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=out_dir):
-            pass
-    except OSError as err:
-        raise UsageError(f"cannot write to output directory {out_dir}: {err.strerror}") from None
-
-
 def write_outputs(out_dir: Path, name: str, markdown: str, data: dict) -> list[Path]:
     """Write DIR/NAME.md and DIR/NAME.json atomically; refuse an unusable directory clearly."""
     try:
@@ -196,7 +186,7 @@ def run_table(table: str, trials: int | None, seed: int, quick: bool, out_dir: P
     reproduce, markdown_of, json_of = {
         "table1": (reproduce_table1, table1_markdown, table1_json),
         "table2": (reproduce_table2, table2_markdown, table2_json)}[table]
-    _check_writable(out_dir)      # before minutes of evaluation, not after
+    writable_directory(out_dir, "--out")      # before minutes of evaluation, not after
     start = time.perf_counter()
     rows = reproduce(trials, seed, quick)
     markdown = markdown_of(rows)

@@ -54,7 +54,7 @@ from rl2_course.agents.checkpoint import (bandit_env_spec, default_file_mode, md
                                           read_checkpoint, save_checkpoint)
 from rl2_course.agents.recurrent import RecurrentActorCritic
 from rl2_course.envs import TrialEnv, make_bandit_trials, make_mdp_trials
-from rl2_course.errors import UsageError
+from rl2_course.errors import UsageError, writable_directory
 from rl2_course.settings import (MDP_ACTIONS, MDP_HORIZON, MDP_STATES, BanditSetting,
                                  bandit_setting, mdp_setting)
 
@@ -485,7 +485,7 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, resume: bool = False,
     if resume and not (Path(out_dir) / CHECKPOINT_NAME).is_file():
         raise UsageError(f"--resume: no checkpoint at {Path(out_dir) / CHECKPOINT_NAME} "
                          f"to resume from")
-    out = _prepare_out_dir(Path(out_dir))
+    out = writable_directory(out_dir, "--out")
     ckpt_path, log_path = out / CHECKPOINT_NAME, out / LOG_NAME
     if not resume and ckpt_path.exists():
         raise UsageError(f"{ckpt_path} already exists; pass --resume to continue that run, "
@@ -541,18 +541,6 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, resume: bool = False,
             _save(ckpt_path, state, config)
     return TrainResult(state.model, config, state.update, state.trials_seen, state.wall_seconds,
                        state.last_return, ckpt_path, log_path)
-
-
-def _prepare_out_dir(out: Path) -> Path:
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out} exists and is not a directory")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=out):
-            pass
-    except OSError as err:
-        raise UsageError(f"cannot write to --out {out}: {err.strerror or err}") from None
-    return out
 
 
 # --------------------------------------------------------------------------------------------
