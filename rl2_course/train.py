@@ -99,6 +99,7 @@ class TrainConfig:
     reward_scale: float = 1.0
     schedule_updates: int = 200        # length of the lr and entropy schedules (in updates)
     num_threads: int = 1               # torch CPU threads (fixed, so runs are reproducible)
+    device: str = "cpu"                # "cuda" trains on a GPU: faster, not bit-reproducible
     # warm start: begin from the weights of another run's checkpoint (same k and GRU size),
     # e.g. an agent trained on shorter trials: a curriculum over the trial length
     init_from: str | None = None
@@ -108,7 +109,7 @@ class TrainConfig:
     checkpoint_every: int = 20         # save out/checkpoint.pt every this many updates
 
     #: fields that may change on --resume without changing what is being trained
-    BUDGET_FIELDS = ("updates", "minutes", "checkpoint_every")
+    BUDGET_FIELDS = ("updates", "minutes", "checkpoint_every", "device")
 
     @classmethod
     def for_bandit(cls, arms: int, episodes: int, **overrides: Any) -> TrainConfig:
@@ -162,6 +163,11 @@ class TrainConfig:
             raise UsageError(f"bptt_length must be at least 1 or None, got {self.bptt_length}")
         if not 0.0 <= self.gamma <= 1.0 or not 0.0 <= self.gae_lambda <= 1.0:
             raise UsageError("gamma and gae_lambda must lie in [0, 1]")
+        if self.device != "cpu" and not self.device.startswith("cuda"):
+            raise UsageError(f"--device must be cpu or cuda[:N], got {self.device!r}")
+        if self.device.startswith("cuda") and not torch.cuda.is_available():
+            raise UsageError(f"--device {self.device}: this torch sees no CUDA GPU "
+                             f"(torch {torch.__version__}); train with --device cpu")
 
     def env_spec(self) -> dict[str, Any]:
         if self.env == "mdp":
@@ -178,6 +184,39 @@ class TrainConfig:
         if self.env == "mdp":
             return make_mdp_trials(self.episodes, size, MDP_STATES, MDP_ACTIONS, MDP_HORIZON)
         return make_bandit_trials(self.arms, self.episodes, size)
+
+
+#: what ``--set`` may change: the hyperparameters, not what is learned or the run's own flags
+_SETTABLE = ("hidden_size", "trials_per_update", "learning_rate", "lr_final_fraction", "gamma",
+             "gae_lambda", "clip_coef", "value_coef", "entropy_coef", "entropy_coef_final",
+             "max_grad_norm", "ppo_epochs", "minibatches", "bptt_length", "reward_scale",
+             "schedule_updates", "num_threads", "checkpoint_every")
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """``["hidden_size=256", "bptt_length=none"]`` -> ``{"hidden_size": 256, "bptt_length": None}``.
+
+    Values take the type of the field's default (int or float; ``none`` where None is allowed);
+    an unknown field or a value that does not parse is a one-line `UsageError`.
+    """
+    types = {f.name: f.type for f in dataclasses.fields(TrainConfig)}
+    overrides: dict[str, Any] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        name = name.strip().replace("-", "_")
+        if not sep or name not in _SETTABLE:
+            raise UsageError(f"--set {item!r}: expected FIELD=VALUE with FIELD one of "
+                             f"{', '.join(_SETTABLE)}")
+        kind = str(types[name])
+        if "None" in kind and text.strip().lower() == "none":
+            overrides[name] = None
+            continue
+        try:
+            overrides[name] = int(text) if kind.startswith("int") else float(text)
+        except ValueError:
+            raise UsageError(f"--set {item!r}: {text!r} is not a valid "
+                             f"{'integer' if kind.startswith('int') else 'number'}") from None
+    return overrides
 
 
 @dataclass
@@ -222,6 +261,7 @@ def collect_trials(model: RecurrentActorCritic, env: TrialEnv, env_seed: int,
     Trials must all end together (true for the fixed-length bandit and MDP trials).
     """
     x_np, _ = env.reset(seed=env_seed)
+    device = model.device
     h = model.initial_hidden(env.num_envs)
     steps: dict[str, list[torch.Tensor]] = {k: [] for k in
                                             ("x", "a", "logp", "v", "r", "done", "ent", "h0")}
@@ -231,19 +271,21 @@ def collect_trials(model: RecurrentActorCritic, env: TrialEnv, env_seed: int,
             t = len(steps["x"])
             if segment_length is not None and t % segment_length == 0:
                 steps["h0"].append(h)
-            x = torch.from_numpy(x_np)
+            x = torch.from_numpy(x_np).to(device)
             logits, value, h = model.step(x, h)
             log_probs = torch.log_softmax(logits, dim=-1)
-            action = torch.multinomial(log_probs.exp(), 1, generator=generator).squeeze(-1)
-            x_np, reward, terminated, truncated, _ = env.step(action.numpy())
+            # Sampled on the CPU with the run's generator, whatever the device: one random stream.
+            action_cpu = torch.multinomial(log_probs.exp().cpu(), 1, generator=generator).squeeze(-1)
+            action = action_cpu.to(device)
+            x_np, reward, terminated, truncated, _ = env.step(action_cpu.numpy())
             if terminated.any() and not terminated.all():
                 raise NotImplementedError("trials of different lengths in one batch")
             steps["x"].append(x)
             steps["a"].append(action)
             steps["logp"].append(log_probs.gather(-1, action[:, None]).squeeze(-1))
             steps["v"].append(value)
-            steps["r"].append(torch.from_numpy(np.asarray(reward, dtype=np.float32)))
-            steps["done"].append(torch.from_numpy(terminated.astype(np.float32)))
+            steps["r"].append(torch.from_numpy(np.asarray(reward, dtype=np.float32)).to(device))
+            steps["done"].append(torch.from_numpy(terminated.astype(np.float32)).to(device))
             steps["ent"].append(-(log_probs.exp() * log_probs).sum(-1))
     if segment_length is None:
         steps["h0"].append(model.initial_hidden(env.num_envs))
@@ -326,7 +368,7 @@ def ppo_update(model: RecurrentActorCritic, optimizer: torch.optim.Optimizer, ba
     for _ in range(config.ppo_epochs):
         order = rng.permutation(columns)
         for cols in np.array_split(order, min(config.minibatches, columns)):
-            cols = torch.from_numpy(cols)
+            cols = torch.from_numpy(cols).to(x.device)
             logits, values, _ = model.forward_sequence(x[:, cols], h0[cols])
             log_probs = torch.log_softmax(logits, dim=-1)
             new_logp = log_probs.gather(-1, actions[:, cols, None]).squeeze(-1)
@@ -403,6 +445,7 @@ def _fresh_state(config: TrainConfig, warm_start: bool = True) -> _RunState:
     with torch.random.fork_rng(devices=[]):     # seed the initial weights, leave global RNG be
         torch.manual_seed(config.seed)
         model = RecurrentActorCritic(config.observation_size, config.arms, config.hidden_size)
+    model.to(config.device)    # initialised on the CPU: the same first weights on any device
     if warm_start and config.init_from is not None:
         _warm_start(model, Path(config.init_from))
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, eps=1e-5)
@@ -461,11 +504,15 @@ def _load_state(path: Path, config: TrainConfig) -> _RunState:
 
 
 @contextmanager
-def _deterministic_torch(threads: int) -> Iterator[None]:
-    """Fixed thread count + deterministic kernels for the run; restored afterwards."""
+def _deterministic_torch(threads: int, device: str = "cpu") -> Iterator[None]:
+    """Fixed thread count + deterministic kernels for the run; restored afterwards.
+
+    Only on the CPU: cuDNN's GRU has no deterministic backward pass, so a GPU run is fast but
+    not bit-reproducible (the pretrained assets say which device trained them).
+    """
     old_threads, old_det = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
     torch.set_num_threads(threads)
-    torch.use_deterministic_algorithms(True)
+    torch.use_deterministic_algorithms(device == "cpu")
     try:
         yield
     finally:
@@ -492,7 +539,7 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, resume: bool = False,
                          f"or choose another --out")
     target = config.budget_updates()
 
-    with _deterministic_torch(config.num_threads):
+    with _deterministic_torch(config.num_threads, config.device):
         state = _load_state(ckpt_path, config) if resume else _fresh_state(config)
         log = TrainingLog(log_path, resume_after=state.update if resume else None)
         env = config.make_env()
@@ -625,4 +672,5 @@ def _atomic_write_text(path: Path, text: str) -> None:
 
 
 __all__ = ["LOG_COLUMNS", "TrainConfig", "TrainResult", "TrialBatch", "collect_trials",
-           "compute_gae", "env_seed", "ppo_update", "read_log", "schedule", "train"]
+           "compute_gae", "env_seed", "parse_overrides", "ppo_update", "read_log", "schedule",
+           "train"]

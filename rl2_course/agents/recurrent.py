@@ -143,7 +143,11 @@ class RecurrentActorCritic(nn.Module):
 
     def initial_hidden(self, batch: int) -> torch.Tensor:
         """h_0 = 0 for ``batch`` fresh trials (the only place the memory is ever cleared)."""
-        return torch.zeros(batch, self.hidden_size)
+        return torch.zeros(batch, self.hidden_size, device=self.device)
+
+    @property
+    def device(self) -> torch.device:
+        return self.policy_head.weight.device
 
     # -- forward passes ----------------------------------------------------------------------
 

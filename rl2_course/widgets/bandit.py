@@ -25,7 +25,6 @@ checked without a browser: ``stepper.step()``, ``stepper.reset(seed=3)``, ``step
 from __future__ import annotations
 
 import html
-import io
 import itertools
 import re
 from pathlib import Path
@@ -38,6 +37,7 @@ import traitlets
 from rl2_course.envs import make_bandit_trials
 from rl2_course.policy import Policy
 from rl2_course.rollout import TrialStepper
+from rl2_course.widgets.stepper import TaskInputError, TrialStepperWidget
 
 #: comparison agents drawn beside the stepped one by default
 DEFAULT_COMPARE = ("gittins", "bayes-optimal")
@@ -46,7 +46,7 @@ DEFAULT_COMPARE = ("gittins", "bayes-optimal")
 _MAX_CURVES = 10
 
 
-class ArmMeansError(ValueError):
+class ArmMeansError(TaskInputError):
     """The typed arm means cannot be used (not numbers, wrong count, outside [0, 1])."""
 
 
@@ -108,7 +108,7 @@ def _policy_size(policy: Any) -> tuple[int | None, int | None]:
     return arms, getattr(policy, "episodes", None)
 
 
-class BanditTrialStepper(widgets.VBox):
+class BanditTrialStepper(TrialStepperWidget):
     """Step ``policy`` through one trial of ``episodes`` pulls on a k = ``arms`` armed bandit.
 
     The task is drawn from ``seed`` unless ``arm_means`` are given (a text like "0.2, 0.7" or a
@@ -118,23 +118,10 @@ class BanditTrialStepper(widgets.VBox):
     ``auto_draw=False`` the figure is only drawn by `redraw` (tests, batch use).
     """
 
-    # -- state, as traitlets (read them; the buttons and methods write them) -----------------
-    t = traitlets.Int(0, help="pulls made so far in this trial")
     episodes = traitlets.Int(help="pulls in a trial (n)")
-    total_reward = traitlets.Float(0.0, help="the agent's reward so far")
     pulls = traitlets.List(traitlets.Int(), help="N_a: pulls of each arm so far")
     successes = traitlets.List(traitlets.Int(), help="S_a: rewarded pulls of each arm so far")
-    last_action = traitlets.Int(None, allow_none=True, help="arm pulled at the last step")
-    last_reward = traitlets.Float(None, allow_none=True, help="reward of the last step")
-    action_probabilities = traitlets.List(traitlets.Float(), default_value=None, allow_none=True,
-                                          help="π(·|x≤t) that chose the last action (None: n/a)")
-    value = traitlets.Float(None, allow_none=True, help="the agent's V(x≤t) at the last step")
-    done = traitlets.Bool(False, help="the trial is over")
-    seed = traitlets.Int(0, help="seed of the task and of all the randomness")
     arm_means = traitlets.List(traitlets.Float(), help="the true p_a of the current task")
-    comparison_reward = traitlets.Dict(help="comparison agent -> its reward after t pulls")
-    comparison_notes = traitlets.Dict(help="comparison agent -> why it is not shown")
-    message = traitlets.Unicode("", help="the last warning or error shown to the learner")
 
     def __init__(self, policy: Policy, arms: int, episodes: int, *, seed: int = 0,
                  arm_means: str | Sequence[float] | None = None,
@@ -144,68 +131,17 @@ class BanditTrialStepper(widgets.VBox):
 
         arms, episodes = int(arms), int(episodes)
         check_bandit_setting(arms, episodes)
-        policy_arms, policy_episodes = _policy_size(policy)
-        if policy_arms is not None and policy_arms != arms:
-            raise ValueError(f"{policy.name!r} was built for {policy_arms} arms, not {arms}")
-        if policy_episodes is not None and policy_episodes != episodes:
-            raise ValueError(f"{policy.name!r} was built for n={policy_episodes} pulls, not {episodes}")
-        self.policy = policy
         self.arms = arms
-        self.auto_draw = bool(auto_draw)
-        self._syncing = False
-        self._steppers: dict[str, TrialStepper] = {}
-        self._history: dict[str, list[float]] = {}      # name -> cumulative reward per step
-
-        self.seed_input = widgets.IntText(value=int(seed), description="seed",
-                                          layout=widgets.Layout(width="160px"))
+        self.episodes = episodes
+        self._check_policy(policy)
         self.means_input = widgets.Text(
             value=_means_text(arm_means),
             description="arm means", placeholder=f"blank: drawn from the seed; or {_example(arms)}",
             layout=widgets.Layout(width="420px"))
-        self.reset_button = widgets.Button(description="Reset", icon="refresh",
-                                           tooltip="start the trial again (new seed / arm means)")
-        self.step_button = widgets.Button(description="Step", icon="step-forward",
-                                          button_style="primary", tooltip="one pull")
-        self.play = widgets.Play(value=0, min=0, max=episodes, step=1, interval=int(interval),
-                                 repeat=False, show_repeat=False, description="play")
-        self.speed = widgets.IntSlider(value=int(interval), min=50, max=2000, step=50,
-                                       description="ms/step", readout=True,
-                                       layout=widgets.Layout(width="300px"))
-        widgets.link((self.speed, "value"), (self.play, "interval"))
-        self.counter = widgets.HTML()
-        self.status = widgets.HTML()
-        self.image = widgets.Image(format="png", layout=widgets.Layout(width="100%", max_width="1000px"))
-
-        super().__init__(children=[
-            widgets.HBox([self.seed_input, self.means_input, self.reset_button]),
-            widgets.HBox([self.step_button, self.play, self.speed, self.counter]),
-            self.status, self.image], episodes=episodes, **kwargs)
-
-        self._compare_policies: dict[str, Policy] = {}
-        notes = {}
-        for entry in compare:
-            name = entry if isinstance(entry, str) else entry.name
-            if name == policy.name:
-                continue                     # the stepped agent itself: same policy, same dice
-            try:
-                other = _make_baseline(entry, arms, episodes) if isinstance(entry, str) else entry
-            except ValueError as err:        # BayesOptimalTooLarge is a ValueError
-                notes[name] = str(err)
-                continue
-            if _policy_size(other)[0] not in (None, arms) or _policy_size(other)[1] not in (None, episodes):
-                notes[name] = f"{name} was built for another bandit than k={arms}, n={episodes}"
-                continue
-            self._compare_policies[name] = other
-        self.comparison_notes = notes
-
-        self.step_button.on_click(lambda _: self.step())
-        self.reset_button.on_click(lambda _: self.reset())
-        self.play.observe(self._on_play, "value")
-
+        super().__init__(policy, episodes, seed=seed, compare=compare, interval=interval,
+                         auto_draw=auto_draw, task_inputs=[self.means_input], **kwargs)
         if not self.reset():               # the constructor refuses bad input outright
             raise ArmMeansError(self.message)
-
-    # -- public API --------------------------------------------------------------------------
 
     def reset(self, seed: int | None = None,
               arm_means: str | Sequence[float] | None = None) -> bool:
@@ -215,164 +151,48 @@ class BanditTrialStepper(widgets.VBox):
         means: the task is then drawn from the seed). Unusable arm means leave the current trial
         as it was, set ``message`` and return False; no exception reaches the notebook.
         """
-        if seed is not None:
-            self.seed_input.value = int(seed)
         if arm_means is not None:
             self.means_input.value = _means_text(arm_means)
-        try:
-            means = parse_arm_means(self.means_input.value, self.arms)
-        except ArmMeansError as err:
-            self._show_message(str(err), error=True)
-            return False
-        task_seed = int(self.seed_input.value)
-        if task_seed < 0:
-            self._show_message(f"the seed must be a whole number >= 0, got {task_seed}", error=True)
-            return False
-
-        options = None if means is None else {"arm_means": means}
-        agent = TrialStepper(make_bandit_trials(self.arms, self.episodes), self.policy,
-                             seed=task_seed, options=options)
-        self._steppers = {"agent": agent}
-        for name, policy in self._compare_policies.items():
-            self._steppers[name] = TrialStepper(make_bandit_trials(self.arms, self.episodes),
-                                                policy, seed=task_seed, options=options)
-        self._history = {name: [0.0] for name in self._steppers}
-        self._from_means = means is not None
-        with self.hold_trait_notifications():
-            self.seed = task_seed
-            self.arm_means = agent.env.task_env.arm_means[0].tolist()
-            self.message = ""
-            self._publish()
-        self._sync_controls()
-        self._refresh()
-        return True
-
-    def step(self) -> bool:
-        """One pull by the agent (and by each comparison agent). After the trial: no-op, False."""
-        if self.done:
-            self._show_message("trial over: press Reset to play it again")
-            self._sync_controls()
-            return False
-        self._advance()
-        self._sync_controls()
-        self._refresh()
-        return True
-
-    def play_to_end(self) -> None:
-        """Step until the trial is over (drawing the figure once, at the end)."""
-        while not self.done:
-            self._advance()
-        self._sync_controls()
-        self._refresh()
+        return super().reset(seed)
 
     @property
-    def agent_stepper(self) -> TrialStepper:
-        """The `TrialStepper` of the stepped agent (its ``record()`` is a `TrialRecord`)."""
-        return self._steppers["agent"]
+    def policy_actions(self) -> int:
+        return self.arms
 
-    @property
-    def comparison_curves(self) -> dict[str, np.ndarray]:
-        """Cumulative reward after 0..t pulls, for the agent and each comparison agent."""
-        return {name: np.asarray(h) for name, h in self._history.items()}
+    # -- the hooks of TrialStepperWidget -----------------------------------------------------
 
-    def figure(self):
-        """A fresh matplotlib figure of the current state (not managed by pyplot)."""
-        from matplotlib.figure import Figure
+    def _make_env(self):
+        return make_bandit_trials(self.arms, self.episodes)
 
-        fig = Figure(figsize=(11, 6.6), dpi=80)   # fixed margins: constrained layout doubles the cost
-        self._draw(fig)
-        return fig
+    def _task_options(self) -> dict[str, Any] | None:
+        means = parse_arm_means(self.means_input.value, self.arms)
+        return None if means is None else {"arm_means": means}
 
-    def redraw(self) -> None:
-        """Render the figure into the widget's image."""
-        buf = io.BytesIO()
-        self.figure().savefig(buf, format="png")
-        self.image.value = buf.getvalue()
+    def _make_comparison(self, name: str) -> Policy:
+        return _make_baseline(name, self.arms, self.episodes)
 
-    def save_png(self, path: str | Path) -> Path:
-        """Write the current figure to ``path`` (PNG)."""
-        path = Path(path)
-        self.figure().savefig(path, format="png")
-        return path
+    def _check_policy(self, policy: Policy) -> None:
+        policy_arms, policy_episodes = _policy_size(policy)
+        if policy_arms is not None and policy_arms != self.arms:
+            raise ValueError(f"{policy.name!r} was built for {policy_arms} arms, not {self.arms}")
+        if policy_episodes is not None and policy_episodes != self.episodes:
+            raise ValueError(f"{policy.name!r} was built for n={policy_episodes} pulls, "
+                             f"not {self.episodes}")
 
-    # -- internals ---------------------------------------------------------------------------
-
-    def _advance(self) -> None:
-        """One step of every stepper, then publish the agent's state to the traitlets."""
-        for name, stepper in self._steppers.items():
-            if not stepper.done:
-                result = stepper.step()
-                self._history[name].append(self._history[name][-1] + float(result.reward[0]))
-        with self.hold_trait_notifications():
-            if self.message.startswith("trial over"):
-                self.message = ""
-            self._publish()
-
-    def _publish(self) -> None:
-        agent = self._steppers["agent"]
-        record = agent.record()
+    def _publish_task(self, stepper: TrialStepper) -> None:
+        record = stepper.record()
         actions, rewards = record.actions[0], record.rewards[0]
-        pulls = np.bincount(actions, minlength=self.arms)
-        successes = np.bincount(actions, weights=rewards, minlength=self.arms)
-        self.t = agent.t
-        self.total_reward = float(rewards.sum())
-        self.pulls = [int(v) for v in pulls]
-        self.successes = [int(round(v)) for v in successes]
-        self.last_action = int(actions[-1]) if agent.t else None
-        self.last_reward = float(rewards[-1]) if agent.t else None
-        probs = getattr(agent.policy_state, "probs", None) if agent.t else None
-        value = getattr(agent.policy_state, "value", None) if agent.t else None
-        self.action_probabilities = None if probs is None else [float(p) for p in np.asarray(probs)[0]]
-        self.value = None if value is None else float(np.asarray(value).ravel()[0])
-        self.comparison_reward = {name: h[-1] for name, h in self._history.items() if name != "agent"}
-        self.done = agent.done
-
-    def _on_play(self, change: dict) -> None:
-        if self._syncing:
-            return
-        target = int(change["new"])
-        if target <= self.t:                 # the Play widget rewound (e.g. pressed again)
-            self._sync_controls()
-            return
-        while self.t < target and not self.done:
-            self._advance()
-        self._sync_controls()
-        self._refresh()
-
-    def _sync_controls(self) -> None:
-        self._syncing = True
-        try:
-            self.play.value = self.t
-            if self.done:
-                self.play.playing = False
-        finally:
-            self._syncing = False
-        self.step_button.disabled = self.done
-        self.play.disabled = self.done
-
-    def _show_message(self, text: str, error: bool = False) -> None:
-        self.message = text
-        self._refresh(draw=False)
-        if error:
-            self.status.value = (f"<span style='color:#b00020'><b>⚠ {html.escape(text)}</b></span>"
-                                 f"<br>{self._task_line()}")
+        self.pulls = [int(v) for v in np.bincount(actions, minlength=self.arms)]
+        self.successes = [int(round(v)) for v in
+                          np.bincount(actions, weights=rewards, minlength=self.arms)]
+        self.arm_means = stepper.env.task_env.arm_means[0].tolist()
 
     def _task_line(self) -> str:
-        origin = "set by hand" if getattr(self, "_from_means", False) else f"drawn from seed {self.seed}"
+        origin = ("set by hand" if getattr(self, "_task_from_inputs", False)
+                  else f"drawn from seed {self.seed}")
         means = " ".join(f"{m:.2f}" for m in self.arm_means)
         return (f"{html.escape(self.policy.name)} on a {self.arms}-armed bandit, arm means "
                 f"[{means}] ({origin}; reward luck from seed {self.seed})")
-
-    def _refresh(self, draw: bool = True) -> None:
-        reward = f"{self.total_reward:g}"
-        others = "".join(f" · {html.escape(n)} {r:g}" for n, r in self.comparison_reward.items())
-        self.counter.value = (f"<b>step {self.t} / {self.episodes}</b> · reward {reward}"
-                              f"<span style='color:#666'>{others}</span>"
-                              + (" · <b>trial over</b>" if self.done else ""))
-        note = f"<b>{html.escape(self.message)}</b><br>" if self.message else ""
-        self.status.value = note + self._task_line()
-        if draw and self.auto_draw:
-            self.redraw()
 
     def _draw(self, fig) -> None:
         from rl2_course.plots import AGENT_COLORS
@@ -415,24 +235,8 @@ class BanditTrialStepper(widgets.VBox):
         self._draw_posteriors(ax_post, means, pulls, successes)
 
         # (c) the agent's action probabilities and value
-        probs = self.action_probabilities
-        if probs is None:
-            why = "press Step" if self.t == 0 else f"{self.policy.name} does not expose them"
-            ax_pi.text(0.5, 0.5, f"action probabilities: n/a\n({why})\nvalue estimate: n/a",
-                       ha="center", va="center", transform=ax_pi.transAxes, color="0.4")
-            _arm_ticks(ax_pi, k)
-            ax_pi.set_yticks([])
-            ax_pi.set_title(f"{self.policy.name}: π(a | x≤t)", fontsize="medium")
-        else:
-            colors = ["tab:red" if a == self.last_action else "salmon" for a in arm_x]
-            ax_pi.bar(arm_x, probs, color=colors)
-            ax_pi.set_ylim(0, 1.05)
-            _arm_ticks(ax_pi, k)
-            ax_pi.set_ylabel("probability")
-            value = "n/a" if self.value is None else f"{self.value:.2f}"
-            ax_pi.set_title(f"{self.policy.name}: π(a | x≤t) that chose arm {self.last_action} "
-                            f"at step {self.t}   ·   V = {value}", fontsize="medium")
-        ax_pi.set_xlabel("arm")
+        self._draw_policy(ax_pi, "arm")
+        _arm_ticks(ax_pi, k)
 
         # (d) cumulative reward, same task and luck
         steps = np.arange(n + 1)
