@@ -59,6 +59,17 @@ def build_parser() -> argparse.ArgumentParser:
                      help="RL² checkpoint for the rl2 agent (default: the pretrained one "
                           "in assets/checkpoints)")
     mdp.set_defaults(run=_evaluate_mdp)
+    maze = eval_envs.add_parser("maze", help="random ViZDoom mazes, 2 episodes per trial (Table 3)")
+    maze.add_argument("--size", choices=["small", "large"], required=True,
+                      help="small: 5×5 cells; large: 9×9 cells")
+    maze.add_argument("--agents", type=_agents, required=True, help="comma-separated: random,rl2")
+    maze.add_argument("--trials", type=int, default=100, help="trials (mazes) per agent")
+    maze.add_argument("--seed", type=int, default=0)
+    maze.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    maze.add_argument("--checkpoint", type=Path, default=None,
+                      help="RL² checkpoint for the rl2 agent (default: the pretrained one "
+                           "in assets/checkpoints)")
+    maze.set_defaults(run=_evaluate_maze)
 
     train = commands.add_parser("train", help="train an RL² agent with PPO")
     train_envs = train.add_subparsers(dest="env", required=True, parser_class=_Parser)
@@ -71,6 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
     train_mdp.add_argument("--episodes", type=int, required=True, help="n, episodes per trial")
     _training_options(train_mdp)
     train_mdp.set_defaults(run=_train)
+    train_maze = train_envs.add_parser("maze", help="random ViZDoom mazes, 2 episodes (Table 3)")
+    train_maze.add_argument("--size", choices=["small", "large"], required=True,
+                            help="small: 5×5 cells; large: 9×9 cells")
+    _training_options(train_maze)
+    train_maze.set_defaults(run=_train)
 
     tune = commands.add_parser("tune", help="grid-search the baselines' parameters")
     tune_envs = tune.add_subparsers(dest="env", required=True, parser_class=_Parser)
@@ -126,6 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
     assignment = commands.add_parser("assignment", help="zip the learner's notebooks for a class")
     assignment.add_argument("--out", type=Path, default=Path("dist/rl2-course-assignment.zip"))
     assignment.set_defaults(run=_assignment)
+
+    _analyse_parser(commands)
     return parser
 
 
@@ -173,13 +191,21 @@ def _training_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--init-from", type=Path, default=None,
                         help="start from the weights of this checkpoint (same actions and GRU "
                              "size; e.g. an agent trained on shorter trials)")
+    parser.add_argument("--device", default="cpu",
+                        help="cpu (default; bit-reproducible) or cuda (a GPU: faster, not "
+                             "bit-reproducible)")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                        dest="overrides",
+                        help="override one TrainConfig hyperparameter of the setting's defaults, "
+                             "e.g. --set hidden_size=256 --set gae_lambda=0.3 (repeatable)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def _train(args: argparse.Namespace) -> int:
-    from rl2_course.train import TrainConfig, train
+    from rl2_course.train import TrainConfig, parse_overrides, train
 
     options = dict(seed=args.seed, updates=args.updates, minutes=args.minutes,
+                   device=args.device, **parse_overrides(args.overrides),
                    **({"init_from": str(args.init_from)} if args.init_from else {}))
     if args.env == "bandit":
         from rl2_course.evaluate import check_bandit_setting
@@ -187,6 +213,9 @@ def _train(args: argparse.Namespace) -> int:
         check_bandit_setting(args.arms, args.episodes)
         config = TrainConfig.for_bandit(args.arms, args.episodes, **options)
         what = f"bandit k={args.arms}, n={args.episodes}"
+    elif args.env == "maze":
+        config = TrainConfig.for_maze(args.size, **options)
+        what = f"maze {args.size}"
     else:
         from rl2_course.evaluate_mdp import check_mdp_setting
 
@@ -223,6 +252,18 @@ def _evaluate_mdp(args: argparse.Namespace) -> int:
                       f"random tabular MDPs: {STATES} states, {ACTIONS} actions, {HORIZON} steps per "
                       f"episode, n={args.episodes} episodes, {args.trials} trials, seed {args.seed} "
                       "(every agent meets the same tasks)")
+    return 0
+
+
+def _evaluate_maze(args: argparse.Namespace) -> int:
+    from rl2_course.evaluate_maze import evaluate_maze
+
+    result = evaluate_maze(args.size, args.agents, args.trials, args.seed,
+                           checkpoint=args.checkpoint)
+    _print_evaluation(result, args.json,
+                      f"ViZDoom mazes ({args.size}), 2 episodes per trial, {args.trials} trials, "
+                      f"seed {args.seed} (every agent meets the same mazes); length = mean "
+                      f"decisions of the successful episodes ± stderr")
     return 0
 
 
@@ -281,6 +322,148 @@ def _assignment(args: argparse.Namespace) -> int:
     from rl2_course.classroom import build_assignment
 
     print(f"wrote {build_assignment(args.out)}")
+    return 0
+
+
+# -- analyse: inside the fast learner (chapter 05) ---------------------------------------------
+
+def _ints(text: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if not values:
+        raise argparse.ArgumentTypeError("give at least one number")
+    return values
+
+
+def _priors(text: str) -> list[tuple[float, float]]:
+    """'0.5:0.5,2:5' -> [(0.5, 0.5), (2.0, 5.0)]: Beta(a, b) priors of the arm means."""
+    priors = []
+    for item in (t.strip() for t in text.split(",")):
+        if not item:
+            continue
+        try:
+            a, b = (float(v) for v in item.split(":"))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"a prior is A:B (Beta(A, B)), got {item!r}") from None
+        priors.append((a, b))
+    return priors
+
+
+def _analyse_parser(commands) -> None:
+    """``analyse {probes,behaviour,ood}``: what a trained agent's GRU knows, where it breaks."""
+    analyse = commands.add_parser("analyse", help="look inside trained RL² agents: probes, "
+                                                  "decisions against Bayes-optimal, out of distribution")
+    analyses = analyse.add_subparsers(dest="analysis", required=True, parser_class=_Parser)
+
+    def agent_options(parser: argparse.ArgumentParser, trials: int) -> None:
+        parser.add_argument("--arms", type=int, required=True, help="k of the trained bandit agent")
+        parser.add_argument("--episodes", type=int, required=True, help="n it was trained for")
+        parser.add_argument("--checkpoint", type=Path, default=None,
+                            help="RL² checkpoint (default: the pretrained one in assets/checkpoints)")
+        parser.add_argument("--trials", type=int, default=trials, help="trials (tasks) to play")
+        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+    probes = analyses.add_parser("probes", help="linear probes from the GRU state to each arm's "
+                                                "posterior and to the Bayes-optimal (or Gittins) action")
+    agent_options(probes, 2000)
+    probes.add_argument("--alpha", type=float, default=None,
+                        help="ridge penalty on standardised hidden units (default 1.0)")
+    probes.set_defaults(run=_analyse_probes)
+
+    behaviour = analyses.add_parser("behaviour", help="every decision against the exact "
+                                                      "Bayes-optimal policy (settings with a solvable DP)")
+    agent_options(behaviour, 10_000)
+    behaviour.add_argument("--agents", type=_agents,
+                           default=["rl2", "rl2-greedy", "gittins", "ucb1", "thompson", "greedy"],
+                           help="comma-separated bandit agents; rl2-greedy is the RL² network "
+                                "taking argmax π (default: rl2,rl2-greedy,gittins,ucb1,thompson,greedy)")
+    behaviour.set_defaults(run=_analyse_behaviour)
+
+    ood = analyses.add_parser("ood", help="a trained agent on tasks it was not trained for, "
+                                          "beside baselines that need no retraining")
+    ood_envs = ood.add_subparsers(dest="env", required=True, parser_class=_Parser)
+    ood_bandit = ood_envs.add_parser("bandit", help="longer trials and other arm priors (the "
+                                                    "number of arms is fixed by the network)")
+    agent_options(ood_bandit, 2000)
+    ood_bandit.add_argument("--lengths", type=_ints, default=None,
+                            help="trial lengths to test at the U[0,1] prior (default: n,2n,5n)")
+    ood_bandit.add_argument("--priors", type=_priors, default=None,
+                            help="Beta priors A:B to test at the training n (default: 0.5:0.5,2:5)")
+    ood_bandit.add_argument("--agents", type=_agents, default=None,
+                            help="comma-separated baselines (default: ucb1,thompson,gittins,random)")
+    ood_bandit.set_defaults(run=_analyse_ood)
+    ood_mdp = ood_envs.add_parser("mdp", help="other episode lengths and trial lengths "
+                                              "(10 states, 5 actions: fixed by the network)")
+    ood_mdp.add_argument("--episodes", type=int, required=True, help="n the MDP agent was trained for")
+    ood_mdp.add_argument("--checkpoint", type=Path, default=None,
+                         help="RL² checkpoint (default: assets/checkpoints/mdp-nN.pt)")
+    ood_mdp.add_argument("--horizons", type=_ints, default=None,
+                         help="steps per episode to test at the training n (default: 10,5,20)")
+    ood_mdp.add_argument("--lengths", type=_ints, default=None,
+                         help="episodes per trial to test at 10 steps (default: 2n)")
+    ood_mdp.add_argument("--agents", type=_agents, default=None,
+                         help="comma-separated baselines (default: beb,psrl,greedy,random)")
+    ood_mdp.add_argument("--trials", type=int, default=1000, help="trials (tasks) per condition")
+    ood_mdp.add_argument("--seed", type=int, default=0)
+    ood_mdp.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    ood_mdp.set_defaults(run=_analyse_ood)
+
+
+def _print_report(report, as_json: bool, heading: str) -> None:
+    """One JSON object, or a heading and the report's table."""
+    if as_json:
+        print(json.dumps(report.to_json()))
+    else:
+        print(heading)
+        print(report.table())
+
+
+def _analyse_probes(args: argparse.Namespace) -> int:
+    from rl2_course.analysis.probes import DEFAULT_ALPHA, probe_bandit_agent
+
+    alpha = DEFAULT_ALPHA if args.alpha is None else args.alpha
+    report = probe_bandit_agent(args.arms, args.episodes, args.trials, args.seed,
+                                checkpoint=args.checkpoint, alpha=alpha)
+    _print_report(report, args.json,
+                  f"linear probes on the GRU state of the RL² agent for k={args.arms}, "
+                  f"n={args.episodes}: {args.trials} trials ({report.test_trials} held out), "
+                  f"seed {args.seed}, ridge alpha {alpha:g}; control: a random network, same inputs")
+    return 0
+
+
+def _analyse_behaviour(args: argparse.Namespace) -> int:
+    from rl2_course.analysis.behaviour import compare_with_bayes_optimal
+
+    report = compare_with_bayes_optimal(args.agents, args.arms, args.episodes, args.trials,
+                                        args.seed, checkpoint=args.checkpoint)
+    _print_report(report, args.json,
+                  f"decisions against the Bayes-optimal policy (value {report.value:.3f}) on "
+                  f"k={args.arms}, n={args.episodes} bandits, {args.trials} trials, seed {args.seed}")
+    return 0
+
+
+def _analyse_ood(args: argparse.Namespace) -> int:
+    from rl2_course.analysis import ood
+
+    n = args.episodes
+    if args.env == "bandit":
+        report = ood.bandit_ood(args.arms, n, ood.bandit_conditions(n, args.lengths, args.priors),
+                                trials=args.trials, seed=args.seed,
+                                agents=args.agents or ood.BANDIT_OOD_AGENTS,
+                                checkpoint=args.checkpoint)
+        what = f"bandit k={args.arms}, n={n}, arm means from U[0,1]"
+    else:
+        report = ood.mdp_ood(n, ood.mdp_conditions(n, args.horizons, args.lengths),
+                             trials=args.trials, seed=args.seed,
+                             agents=args.agents or ood.MDP_OOD_AGENTS, checkpoint=args.checkpoint)
+        what = f"random MDPs, n={n} episodes of 10 steps"
+    _print_report(report, args.json,
+                  f"out of distribution: RL² trained on {what}; {args.trials} trials per "
+                  f"condition, seed {args.seed} (every agent meets the same tasks); mean total "
+                  f"reward ± stderr")
     return 0
 
 

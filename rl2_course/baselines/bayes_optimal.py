@@ -110,6 +110,57 @@ class BayesOptimalSolution:
                              f"n={self.episodes} bandit (more than n - 1 pulls made?)")
         return pos
 
+    def state_values(self, successes: np.ndarray, failures: np.ndarray) -> np.ndarray:
+        """V*(S, F) for integer counts of shape (..., k): the Bayes-optimal reward still to come
+        (0 once all n pulls are made). Lets an analysis judge *any* agent's decisions."""
+        successes, failures = np.asarray(successes, np.int64), np.asarray(failures, np.int64)
+        pulls = successes + failures
+        window = np.sort(pulls * (pulls + 1) // 2 + successes, axis=-1)[..., self.arms - self.width:]
+        return self._window_values(window.reshape(-1, self.width)).reshape(pulls.shape[:-1])
+
+    def _window_values(self, rows: np.ndarray) -> np.ndarray:
+        """V* of sorted code rows (N, width); 0 for rows with n pulls made."""
+        pulls, _ = _pair_tables(self.episodes)
+        values = np.zeros(rows.shape[0])
+        live = pulls[rows].sum(axis=-1) < self.episodes
+        if live.any():
+            values[live] = self.values[self.find(rows[live].astype(np.int32))]
+        return values
+
+    def q_values(self, successes: np.ndarray, failures: np.ndarray) -> np.ndarray:
+        """Q*(S, F; a) for every arm a, shape (..., k): the expected total reward still to come
+        when arm a is pulled now and the Bayes-optimal policy plays on, equation (B)'s terms.
+
+        V* − Q*(a_t), summed over a trial, is how much expected reward an agent's pulls gave up
+        against the Bayes-optimal agent (the performance-difference identity). Counts must be a
+        decision state (fewer than n pulls). Arms in equal states have equal Q, so only the
+        ``width`` slots of the stored state are valued (cheap even for k = 50), in chunks.
+        """
+        successes, failures = np.asarray(successes, np.int64), np.asarray(failures, np.int64)
+        shape, k, w = successes.shape, self.arms, self.width
+        if shape[-1] != k or failures.shape != shape:
+            raise ValueError(f"expected counts of shape (..., {k}), got {shape} and {failures.shape}")
+        pulls = (successes + failures).reshape(-1, k)
+        codes = pulls * (pulls + 1) // 2 + successes.reshape(-1, k)
+        if np.any(pulls.sum(axis=1) >= self.episodes):
+            raise ValueError(f"Q* needs decision states (fewer than n={self.episodes} pulls made)")
+        code_pulls, p_hat = _pair_tables(self.episodes)
+        out = np.empty(codes.shape)
+        step = max(1, _CHUNK_ROWS // (2 * w * w))
+        for a in range(0, codes.shape[0], step):
+            c = codes[a:a + step]
+            window = np.sort(c, axis=1)[:, k - w:]                             # (M, w) states
+            row, slot, after = _successors(window, code_pulls)                # the solver's own
+            v = self._window_values(after.reshape(-1, w)).reshape(-1, 2)       # failure, success
+            p = p_hat[window[row, slot]]
+            q_slot = np.full(window.shape, np.nan)      # valued: the first slot of equal codes
+            q_slot[row, slot] = p * (1.0 + v[:, 1]) + (1.0 - p) * v[:, 0]     # (B) per pull
+            # each arm takes the first slot holding its code (an unpulled arm always finds one
+            # when k > n: fewer than n = width pulls leave a (0, 0) slot in the window)
+            first = (c[:, :, None] == window[:, None, :]).argmax(axis=-1)      # (M, k)
+            out[a:a + step] = np.take_along_axis(q_slot, first, axis=1)
+        return out.reshape(shape)
+
 
 def _hash(rows: np.ndarray) -> np.ndarray:
     """Σ_j code_j · M_j mod 2^64 over the last axis, one column at a time (no 8-byte copy)."""

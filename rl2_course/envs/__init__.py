@@ -1,15 +1,17 @@
 """Batched task families and the RL² trial wrapper."""
 
-from rl2_course.envs.bandit import BernoulliBandits
+from rl2_course.envs.bandit import UNIFORM_PRIOR, ArmPrior, BernoulliBandits
 from rl2_course.envs.base import TaskVectorEnv
 from rl2_course.envs.mdp import RandomTabularMDPs, finite_horizon_q
 from rl2_course.envs.trial import (SingleTaskEnv, TrialEnv, TrialInput, TrialInputLayout,
                                    encode_trial_input)
 
 
-def make_bandit_trials(arms: int, episodes: int, num_tasks: int = 1) -> TrialEnv:
-    """B trials of ``episodes`` pulls on fresh ``arms``-armed Bernoulli bandits."""
-    return TrialEnv(BernoulliBandits(num_tasks, arms), episodes)
+def make_bandit_trials(arms: int, episodes: int, num_tasks: int = 1,
+                       prior: ArmPrior = UNIFORM_PRIOR) -> TrialEnv:
+    """B trials of ``episodes`` pulls on fresh ``arms``-armed Bernoulli bandits (arm means from
+    ``prior``: the paper's U[0, 1] unless told otherwise, see `BernoulliBandits`)."""
+    return TrialEnv(BernoulliBandits(num_tasks, arms, prior), episodes)
 
 
 def make_mdp_trials(episodes: int, num_tasks: int = 1, states: int = 10, actions: int = 5,
@@ -18,6 +20,19 @@ def make_mdp_trials(episodes: int, num_tasks: int = 1, states: int = 10, actions
     return TrialEnv(RandomTabularMDPs(num_tasks, states, actions, horizon), episodes)
 
 
-__all__ = ["BernoulliBandits", "SingleTaskEnv", "TaskVectorEnv", "TrialEnv", "TrialInput",
-           "TrialInputLayout", "encode_trial_input", "make_bandit_trials"]
+def make_maze_trials(size: str = "small", num_tasks: int = 1, **kwargs) -> TrialEnv:
+    """B trials of 2 episodes in fresh random ViZDoom mazes of ``size`` "small" (5×5 cells) or
+    "large" (9×9), with that size's time limit (`settings.maze_setting`); ``kwargs`` go to
+    `MazeTasks`. Close it (``env.task_env.close()``) to end its Doom processes."""
+    from rl2_course.envs.maze import MazeTasks
+    from rl2_course.settings import MAZE_EPISODES, maze_setting
+
+    setting = maze_setting(size)
+    kwargs.setdefault("time_limit", setting.time_limit)
+    return TrialEnv(MazeTasks(num_tasks, setting.cells, **kwargs), MAZE_EPISODES)
+
+
+__all__ = ["ArmPrior", "BernoulliBandits", "SingleTaskEnv", "TaskVectorEnv", "TrialEnv", "TrialInput",
+           "TrialInputLayout", "UNIFORM_PRIOR", "encode_trial_input", "make_bandit_trials"]
 __all__ += ["RandomTabularMDPs", "finite_horizon_q", "make_mdp_trials"]
+__all__ += ["make_maze_trials"]

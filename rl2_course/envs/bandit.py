@@ -4,6 +4,13 @@ A task is a k-armed bandit whose arm means are drawn i.i.d. from U[0, 1] (the pa
 which is Beta(1, 1)). An episode is a single pull, so a trial of n episodes is n pulls of one
 bandit. All B tasks are numpy arrays and are stepped with one call.
 
+Other task distributions exist for one reason: to test agents *out of distribution* (chapter 05,
+`rl2_course.analysis.ood`). ``prior=(a, b)`` draws every arm mean from Beta(a, b) instead, and
+``prior=f`` calls ``f(rng, (B, k))`` for the whole (B, k) array of means, so any distribution
+(one good arm among bad ones, arms close together, ...) can be tried. The default, (1, 1), draws
+exactly the numbers it always drew (``rng.random``), so every result of the paper's setting is
+unchanged.
+
 Common random numbers: each step draws one uniform number per task, and arm ``a`` pays 1 when
 that number is below ``p[a]``. The uniforms do not depend on the actions, so two agents run
 with the same seed meet the same bandits *and* the same luck, which makes their difference far
@@ -12,12 +19,17 @@ less noisy than two independent samples would (the evaluator relies on this).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable, Union
 
 import gymnasium
 import numpy as np
 
 from rl2_course.envs.base import TaskVectorEnv
+
+#: a distribution of arm means: Beta(a, b) as ``(a, b)``, or ``f(rng, (B, k)) -> means in [0, 1]``
+ArmPrior = Union[tuple[float, float], Callable[[np.random.Generator, tuple[int, int]], np.ndarray]]
+#: the paper's prior, U[0, 1] = Beta(1, 1)
+UNIFORM_PRIOR = (1.0, 1.0)
 
 
 class BernoulliBandits(TaskVectorEnv):
@@ -28,14 +40,20 @@ class BernoulliBandits(TaskVectorEnv):
 
     ``reset(options={"arm_means": p})`` sets the tasks instead of sampling them (``p`` of shape
     ``(arms,)`` or ``(num_tasks, arms)``), which the widgets use to replay a chosen bandit.
+    ``prior`` (see the module docstring) changes the distribution the tasks are drawn from.
     """
 
     metadata = {"render_modes": [], "autoreset_mode": None}
     reward_bounds = (0.0, 1.0)
 
-    def __init__(self, num_tasks: int, arms: int) -> None:
+    def __init__(self, num_tasks: int, arms: int, prior: ArmPrior = UNIFORM_PRIOR) -> None:
         if int(arms) < 2:
             raise ValueError(f"a bandit needs at least 2 arms, got {arms}")
+        if not callable(prior):
+            prior = tuple(float(v) for v in prior)
+            if len(prior) != 2 or not all(np.isfinite(v) and v > 0 for v in prior):
+                raise ValueError(f"a Beta prior needs two positive numbers (a, b), got {prior}")
+        self.prior = prior
         super().__init__(num_tasks, gymnasium.spaces.Box(0.0, 1.0, shape=(1,), dtype=np.float32),
                          num_actions=int(arms))
         self.arms = int(arms)
@@ -49,8 +67,16 @@ class BernoulliBandits(TaskVectorEnv):
             if not np.all((means >= 0) & (means <= 1)):
                 raise ValueError("arm_means must lie in [0, 1]")
             self.arm_means = means
+        elif callable(self.prior):
+            means = np.asarray(self.prior(rng, (self.num_envs, self.arms)), dtype=float)
+            if means.shape != (self.num_envs, self.arms) or not np.all((means >= 0) & (means <= 1)):
+                raise ValueError(f"the prior must return arm means in [0, 1] of shape "
+                                 f"{(self.num_envs, self.arms)}, got shape {means.shape}")
+            self.arm_means = means
+        elif self.prior == UNIFORM_PRIOR:
+            self.arm_means = rng.random((self.num_envs, self.arms))   # the paper's draws, as ever
         else:
-            self.arm_means = rng.random((self.num_envs, self.arms))
+            self.arm_means = rng.beta(*self.prior, size=(self.num_envs, self.arms))
 
     def start_episodes(self, mask: np.ndarray | None = None) -> np.ndarray:
         return self._obs.copy()
