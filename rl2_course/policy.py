@@ -36,3 +36,22 @@ def argmax_random_ties(values: np.ndarray, rng: np.random.Generator) -> np.ndarr
     """Row-wise argmax that breaks exact ties uniformly at random (not always towards arm 0)."""
     best = values >= values.max(axis=1, keepdims=True)
     return np.argmax(best * (1.0 + rng.random(values.shape)), axis=1)
+
+
+class UniformRandomPolicy:
+    """Picks one of ``num_actions`` actions uniformly at random at every step, whatever it sees:
+    the floor of any task family (the maze's "random" agent). Its state is its dice."""
+
+    name = "random"
+
+    def __init__(self, num_actions: int) -> None:
+        if int(num_actions) < 1:
+            raise ValueError(f"num_actions must be at least 1, got {num_actions}")
+        self.num_actions = int(num_actions)
+
+    def initial_state(self, num_tasks: int,
+                      seed: int | np.random.SeedSequence | None = None) -> np.random.Generator:
+        return np.random.default_rng(seed)
+
+    def act(self, x: np.ndarray, state: np.random.Generator) -> tuple[np.ndarray, np.random.Generator]:
+        return state.integers(0, self.num_actions, size=np.shape(x)[0]), state

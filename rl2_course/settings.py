@@ -156,6 +156,59 @@ def mdp_setting(episodes: int) -> BanditSetting:
                 updates=500, bptt=None if steps <= 100 else 50, reward_scale=0.1)
 
 
+# -- the visual maze (Table 3) -----------------------------------------------------------------
+#: episodes per trial in the paper's maze experiment
+MAZE_EPISODES = 2
+
+
+@dataclass(frozen=True)
+class MazeSetting:
+    """One maze size of Table 3: cells per side and the time limit of an episode (decisions)."""
+
+    size: str
+    cells: int
+    time_limit: int
+
+    @property
+    def checkpoint(self) -> Path:
+        return pretrained_maze_checkpoint(self.size)
+
+
+#: the paper's two sizes. The time limits are ours (the paper's mean episode-1 lengths are
+#: 52 and 180 decisions; the limits leave about five times that).
+MAZE_SETTINGS: dict[str, MazeSetting] = {
+    "small": MazeSetting("small", 5, 250),
+    "large": MazeSetting("large", 9, 500),
+}
+
+
+def maze_setting(size: str) -> MazeSetting:
+    """The setting of maze ``size`` ("small" or "large"); anything else is a `ValueError`."""
+    if size not in MAZE_SETTINGS:
+        raise ValueError(f"unknown maze size {size!r}; known: {', '.join(MAZE_SETTINGS)}")
+    return MAZE_SETTINGS[size]
+
+
+def maze_training_setting(size: str) -> BanditSetting:
+    """RL² training defaults for the maze of ``size`` (the same fields as a bandit row, with
+    ``arms`` = the maze's 3 actions and ``episodes`` = 2).
+
+    A trial is up to 2 × the time limit decisions, and each decision costs a Doom render, so an
+    update uses few trials (16, one Doom process each), 50-step truncated BPTT, γ = 0.99
+    and λ = 0.95 (the +1 at the target lies tens of steps ahead), and a GRU of 256 units.
+    A first guess, not yet tuned on a finished run.
+    """
+    maze_setting(size)
+    return _row(3, MAZE_EPISODES, hidden=256, trials=16, lr=1e-3, gamma=0.99, lam=0.95,
+                updates=2000, bptt=50, reward_scale=1.0)
+
+
+def pretrained_maze_checkpoint(size: str) -> Path:
+    return assets_dir() / "checkpoints" / f"maze-{size}.pt"
+
+
 __all__ = ["ASSETS_ENV_VAR", "BANDIT_SETTINGS", "BanditSetting", "MDP_ACTIONS", "MDP_HORIZON",
            "MDP_STATES", "assets_dir", "bandit_setting", "mdp_setting", "pretrained_checkpoint",
            "pretrained_mdp_checkpoint"]
+__all__ += ["MAZE_EPISODES", "MAZE_SETTINGS", "MazeSetting", "maze_setting", "maze_training_setting",
+            "pretrained_maze_checkpoint"]

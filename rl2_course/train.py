@@ -50,13 +50,14 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from rl2_course.agents.checkpoint import (bandit_env_spec, default_file_mode, mdp_env_spec,
-                                          read_checkpoint, save_checkpoint)
-from rl2_course.agents.recurrent import RecurrentActorCritic
-from rl2_course.envs import TrialEnv, make_bandit_trials, make_mdp_trials
+from rl2_course.agents.checkpoint import (bandit_env_spec, default_file_mode, maze_env_spec,
+                                          mdp_env_spec, read_checkpoint, save_checkpoint)
+from rl2_course.agents.recurrent import ConvEncoder, ObservationEncoder, RecurrentActorCritic
+from rl2_course.envs import TrialEnv, make_bandit_trials, make_maze_trials, make_mdp_trials
 from rl2_course.errors import UsageError, writable_directory
-from rl2_course.settings import (MDP_ACTIONS, MDP_HORIZON, MDP_STATES, BanditSetting,
-                                 bandit_setting, mdp_setting)
+from rl2_course.settings import (MAZE_EPISODES, MAZE_SETTINGS, MDP_ACTIONS, MDP_HORIZON,
+                                 MDP_STATES, BanditSetting, bandit_setting, maze_training_setting,
+                                 mdp_setting)
 
 CHECKPOINT_NAME = "checkpoint.pt"
 LOG_NAME = "log.csv"
@@ -78,6 +79,7 @@ class TrainConfig:
     env: str = "bandit"
     arms: int = 5                      # k: actions per step (a bandit's arms; an MDP's 5 actions)
     episodes: int = 10                 # n, episodes (= pulls) per trial
+    size: str | None = None            # maze size ("small" or "large"); None for other envs
     seed: int = 0
     # network
     hidden_size: int = 128
@@ -122,6 +124,11 @@ class TrainConfig:
         return cls._from_setting("mdp", mdp_setting(episodes), overrides)
 
     @classmethod
+    def for_maze(cls, size: str, **overrides: Any) -> TrainConfig:
+        """The `settings.py` defaults for the ViZDoom maze of ``size``, with ``overrides``."""
+        return cls._from_setting("maze", maze_training_setting(size), {"size": size, **overrides})
+
+    @classmethod
     def _from_setting(cls, env: str, s: BanditSetting, overrides: dict[str, Any]) -> TrainConfig:
         defaults = dict(
             env=env, arms=s.arms, episodes=s.episodes, hidden_size=s.hidden_size,
@@ -140,8 +147,12 @@ class TrainConfig:
 
     def validate(self) -> None:
         """Refuse impossible configurations with a one-line `UsageError`."""
-        if self.env not in ("bandit", "mdp"):
-            raise UsageError(f"unknown environment {self.env!r}; this trainer knows: bandit, mdp")
+        if self.env not in ("bandit", "mdp", "maze"):
+            raise UsageError(f"unknown environment {self.env!r}; this trainer knows: bandit, mdp, maze")
+        if self.env == "maze" and (self.size not in MAZE_SETTINGS or self.arms != 3
+                                   or self.episodes != MAZE_EPISODES):
+            raise UsageError(f"a maze run needs --size small or large (got {self.size!r}), 3 "
+                             f"actions and {MAZE_EPISODES} episodes per trial")
         if self.env == "mdp" and self.arms != MDP_ACTIONS:
             raise UsageError(f"the paper's MDPs have {MDP_ACTIONS} actions, not {self.arms}")
         if self.arms < 2:
@@ -170,17 +181,30 @@ class TrainConfig:
                              f"(torch {torch.__version__}); train with --device cpu")
 
     def env_spec(self) -> dict[str, Any]:
+        if self.env == "maze":
+            return maze_env_spec(self.size, self.episodes)
         if self.env == "mdp":
             return mdp_env_spec(self.episodes, MDP_STATES, MDP_ACTIONS, MDP_HORIZON)
         return bandit_env_spec(self.arms, self.episodes)
 
     @property
     def observation_size(self) -> int:
-        """A bandit's observation is the constant [1.0]; an MDP's the one-hot state."""
+        """A bandit's observation is the constant [1.0]; an MDP's the one-hot state; a maze's
+        the flat 3×30×40 image."""
+        if self.env == "maze":
+            from rl2_course.envs.maze import OBS_SHAPE
+
+            return int(np.prod(OBS_SHAPE))
         return MDP_STATES if self.env == "mdp" else 1
+
+    def make_encoder(self) -> ObservationEncoder | None:
+        """φ: a CNN for the maze's pixels; None (the identity) for vector observations."""
+        return ConvEncoder() if self.env == "maze" else None
 
     def make_env(self, num_trials: int | None = None) -> TrialEnv:
         size = num_trials or self.trials_per_update
+        if self.env == "maze":
+            return make_maze_trials(self.size, size)
         if self.env == "mdp":
             return make_mdp_trials(self.episodes, size, MDP_STATES, MDP_ACTIONS, MDP_HORIZON)
         return make_bandit_trials(self.arms, self.episodes, size)
@@ -249,6 +273,8 @@ class TrialBatch:
     dones: torch.Tensor        # (T, B) 1.0 where step t ended the *trial* (not an episode)
     entropy: torch.Tensor      # (T, B) entropy of π_old at each step (for the log)
     segment_h0: torch.Tensor   # (S, B, H) hidden state at the start of each BPTT segment
+    valid: torch.Tensor        # (T, B) 1.0 on a trial's own steps, 0.0 after it ended (the maze's
+                               # trials differ in length; a finished row waits for the others)
 
 
 def collect_trials(model: RecurrentActorCritic, env: TrialEnv, env_seed: int,
@@ -258,13 +284,15 @@ def collect_trials(model: RecurrentActorCritic, env: TrialEnv, env_seed: int,
     The GRU state starts at zero (a new task: forget everything) and is then carried through
     every step of the trial, across episode boundaries. With ``segment_length`` L the hidden
     state is also recorded every L steps, where truncated-BPTT segments will start.
-    Trials must all end together (true for the fixed-length bandit and MDP trials).
+    Trials may end at different steps (the maze's): a row whose trial has ended is stepped
+    on with the others (the env leaves it alone) and masked out by ``valid``.
     """
     x_np, _ = env.reset(seed=env_seed)
     device = model.device
     h = model.initial_hidden(env.num_envs)
     steps: dict[str, list[torch.Tensor]] = {k: [] for k in
-                                            ("x", "a", "logp", "v", "r", "done", "ent", "h0")}
+                                            ("x", "a", "logp", "v", "r", "done", "ent", "h0",
+                                             "valid")}
     terminated = np.zeros(env.num_envs, dtype=bool)
     with torch.no_grad():
         while not terminated.all():
@@ -277,9 +305,8 @@ def collect_trials(model: RecurrentActorCritic, env: TrialEnv, env_seed: int,
             # Sampled on the CPU with the run's generator, whatever the device: one random stream.
             action_cpu = torch.multinomial(log_probs.exp().cpu(), 1, generator=generator).squeeze(-1)
             action = action_cpu.to(device)
+            steps["valid"].append(torch.from_numpy((~terminated).astype(np.float32)).to(device))
             x_np, reward, terminated, truncated, _ = env.step(action_cpu.numpy())
-            if terminated.any() and not terminated.all():
-                raise NotImplementedError("trials of different lengths in one batch")
             steps["x"].append(x)
             steps["a"].append(action)
             steps["logp"].append(log_probs.gather(-1, action[:, None]).squeeze(-1))
@@ -290,7 +317,7 @@ def collect_trials(model: RecurrentActorCritic, env: TrialEnv, env_seed: int,
     if segment_length is None:
         steps["h0"].append(model.initial_hidden(env.num_envs))
     return TrialBatch(*(torch.stack(steps[k]) for k in
-                        ("x", "a", "logp", "v", "r", "done", "ent", "h0")))
+                        ("x", "a", "logp", "v", "r", "done", "ent", "h0", "valid")))
 
 
 # --------------------------------------------------------------------------------------------
@@ -350,15 +377,17 @@ def ppo_update(model: RecurrentActorCritic, optimizer: torch.optim.Optimizer, ba
     advantages, returns = compute_gae(rewards, batch.values, batch.dones,
                                       torch.zeros_like(batch.values[0]),
                                       config.gamma, config.gae_lambda)
-    # Normalised once over the whole batch (scale-free step sizes whatever the rewards).
-    advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+    # Normalised once over the whole batch (scale-free step sizes whatever the rewards),
+    # over the trials' own steps only.
+    own = advantages[batch.valid > 0]
+    advantages = (advantages - own.mean()) / (own.std() + 1e-8)
 
     steps = batch.x.shape[0]
     length = config.bptt_length or steps
     # Lay trials (or their truncated-BPTT segments) out as columns of a (L, columns) batch.
     x, actions, old_logp, adv, ret = (_to_segments(t, length) for t in
                                       (batch.x, batch.actions, batch.logprobs, advantages, returns))
-    mask = _to_segments(torch.ones_like(batch.rewards), length)   # 0 on padding
+    mask = _to_segments(batch.valid, length)       # 0 on padding (after a trial, or a segment)
     h0 = batch.segment_h0.reshape(-1, model.hidden_size)         # (S·B, H), same column order
     columns = x.shape[1]
 
@@ -444,7 +473,8 @@ class _RunState:
 def _fresh_state(config: TrainConfig, warm_start: bool = True) -> _RunState:
     with torch.random.fork_rng(devices=[]):     # seed the initial weights, leave global RNG be
         torch.manual_seed(config.seed)
-        model = RecurrentActorCritic(config.observation_size, config.arms, config.hidden_size)
+        model = RecurrentActorCritic(config.observation_size, config.arms, config.hidden_size,
+                                     encoder=config.make_encoder())
     model.to(config.device)    # initialised on the CPU: the same first weights on any device
     if warm_start and config.init_from is not None:
         _warm_start(model, Path(config.init_from))
@@ -584,6 +614,7 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, resume: bool = False,
         finally:
             bar.close()
             log.close()
+            env.close()                  # the maze's Doom processes end here, even on Ctrl-C
         if saved_at != state.update:
             _save(ckpt_path, state, config)
     return TrainResult(state.model, config, state.update, state.trials_seen, state.wall_seconds,

@@ -46,6 +46,11 @@ def mdp_env_spec(episodes: int, states: int = 10, actions: int = 5, horizon: int
             "episodes": int(episodes)}
 
 
+def maze_env_spec(size: str, episodes: int = 2) -> dict[str, Any]:
+    """The task family a maze checkpoint was trained on (size "small" or "large")."""
+    return {"env": "maze", "size": str(size), "episodes": int(episodes)}
+
+
 def describe_env(spec: dict[str, Any]) -> str:
     """'bandit k=5, n=10' or 'mdp n=10 (...)' — how error messages name a task family."""
     if spec.get("env") == "bandit":
@@ -53,6 +58,8 @@ def describe_env(spec: dict[str, Any]) -> str:
     if spec.get("env") == "mdp":
         return (f"mdp n={spec.get('episodes')} ({spec.get('states')} states, {spec.get('actions')} "
                 f"actions, {spec.get('horizon')} steps)")
+    if spec.get("env") == "maze":
+        return f"maze {spec.get('size')}, n={spec.get('episodes')}"
     return ", ".join(f"{k}={v}" for k, v in spec.items())
 
 

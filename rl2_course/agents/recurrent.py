@@ -14,8 +14,8 @@ loop, learning *within* a task, is nothing but the GRU update
 Pieces, top to bottom:
 
 * `ObservationEncoder` / `IdentityEncoder`: φ, applied to the observation part of x only. The
-  bandit and tabular MDP observations are small vectors, so φ is the identity; pixel
-  observations (the maze) will plug a CNN in here without touching anything else.
+  bandit and tabular MDP observations are small vectors, so φ is the identity; the maze's
+  pixels go through `ConvEncoder`, a small CNN, and nothing else changes.
 * `RecurrentActorCritic`: φ → GRU → (policy logits, value).
 * `RL2Agent` (in `rl2_agent.py`) wraps a model in the course's `Policy` protocol, so the
   evaluator, the widgets and the analysis run it exactly like a baseline.
@@ -69,8 +69,48 @@ class IdentityEncoder(ObservationEncoder):
         return {"name": self.kind, "observation_size": self.observation_size}
 
 
-#: name -> encoder class; a CNN encoder for the maze registers itself here
-ENCODERS: dict[str, type[ObservationEncoder]] = {"identity": IdentityEncoder}
+def conv_output_size(size: int, kernel: int, stride: int, padding: int = 0) -> int:
+    """Length of one side after a convolution: ⌊(size + 2·padding − kernel) / stride⌋ + 1."""
+    return (int(size) + 2 * int(padding) - int(kernel)) // int(stride) + 1
+
+
+class ConvEncoder(ObservationEncoder):
+    """φ for pixels (the maze's 40×30 RGB view): two strided convolutions and a dense layer.
+
+    conv 16 × 5×5 stride 2 → ReLU → conv 32 × 3×3 stride 2 → ReLU → flatten → dense
+    ``output_size`` → ReLU. On a (3, 30, 40) input the feature maps are (16, 13, 18) and
+    (32, 6, 8), so the dense layer reads 1536 numbers (`conv_output_size` does the arithmetic).
+    The observation arrives flat, channel-first, as the maze env writes it.
+    """
+
+    kind = "cnn"
+
+    def __init__(self, channels: int = 3, height: int = 30, width: int = 40,
+                 output_size: int = 256) -> None:
+        super().__init__()
+        self.shape = (int(channels), int(height), int(width))
+        self.output_size = int(output_size)
+        h, w = self.shape[1:]
+        for kernel, stride in ((5, 2), (3, 2)):
+            h, w = conv_output_size(h, kernel, stride), conv_output_size(w, kernel, stride)
+        if h < 1 or w < 1:
+            raise ValueError(f"a {height}×{width} image is too small for this encoder")
+        self.conv = nn.Sequential(
+            nn.Conv2d(self.shape[0], 16, 5, stride=2), nn.ReLU(),
+            nn.Conv2d(16, 32, 3, stride=2), nn.ReLU(), nn.Flatten())
+        self.dense = nn.Sequential(nn.Linear(32 * h * w, self.output_size), nn.ReLU())
+
+    def forward(self, observation: torch.Tensor) -> torch.Tensor:
+        return self.dense(self.conv(observation.reshape(-1, *self.shape)))
+
+    def spec(self) -> dict[str, Any]:
+        channels, height, width = self.shape
+        return {"name": self.kind, "channels": channels, "height": height, "width": width,
+                "output_size": self.output_size}
+
+
+#: name -> encoder class (`build_encoder` rebuilds a checkpoint's encoder from its spec)
+ENCODERS: dict[str, type[ObservationEncoder]] = {"identity": IdentityEncoder, "cnn": ConvEncoder}
 
 
 def build_encoder(spec: dict[str, Any]) -> ObservationEncoder:

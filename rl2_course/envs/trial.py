@@ -145,6 +145,10 @@ class TrialEnv(gymnasium.vector.VectorEnv):
         return encode_trial_input(obs, none, zeros, zeros, self.num_actions), {
             "episode": self.episode_index.copy(), **info}
 
+    def close_extras(self, **kwargs: Any) -> None:
+        """Closing the trials closes the task env (for the maze: its Doom processes)."""
+        self.task_env.close(**kwargs)
+
     def step(self, actions: np.ndarray):
         if self._needs_reset:
             raise RuntimeError("the trial has ended (or never began): call reset() first")

@@ -1,0 +1,528 @@
+"""Batched random mazes in ViZDoom: the RL² paper's visual navigation task (Section 3.3).
+
+A *task* is one random perfect maze (`rl2_course.envs.maze_generator`) of 5×5 cells ("small")
+or 9×9 ("large") with a target — a tall red torch — in one of its cells. An *episode* starts
+the agent in a random cell (never the target's) facing a random direction and ends when it
+reaches the target or runs out of time. A trial is 2 episodes in the *same* maze with the same
+target (the `TrialEnv` wrapper), so an agent that remembers the way from episode 1 can take the
+short way in episode 2: Table 3 measures exactly that.
+
+**Doom, for real.** Each task runs its own ViZDoom (Doom engine) process, headless, with no
+window and no sound. The maze is written at run time as a UDMF ``TEXTMAP`` inside a tiny PWAD
+(`maze_textmap`, `write_wad`) in a temporary directory, and loaded with ViZDoom's
+``set_doom_map("file:PATH")``: the engine builds the BSP nodes itself, so no map tools are
+needed, and switching to a new maze costs about a millisecond, not a restart. Every episode
+gets its own file (same maze and target, the episode's start position and angle as the player
+start), so the agent's start is placed by the map itself and not by cheats.
+
+**Actions** (3, the paper's): 0 turn left, 1 turn right, 2 move forward. One decision lasts
+``frame_skip`` = 4 game tics (35 tics are one second of Doom time). A turn rotates by exactly
+`TURN_DEGREES` = 30° (ViZDoom's TURN_LEFT_RIGHT_DELTA button, so turns are exact and do not
+depend on how long the key has been held); forward presses Doom's walk key, so the agent
+accelerates, keeps some momentum and slides along walls like a Doom player.
+
+**Observation**: the first-person view, rendered at 160×120 (ViZDoom's smallest resolution)
+and averaged over 4×4 pixel blocks to 40×30 RGB, the resolution of the paper. It is a flat
+float32 vector in [0, 1] in channel-first order, ``(3, 30, 40)`` raveled, because the trial
+wrapper concatenates flat observations; `observation_image` turns it back into an image.
+
+**Rewards** (per decision):
+
+* +1 on reaching the target (the player's centre within `REACH_DISTANCE` map units of the
+  torch's centre); the episode then ends with ``terminated=True``;
+* −0.01 per step (`STEP_PENALTY`). The paper's text says −0.04; the authors' code and the
+  SNAIL paper's re-implementation of this task (Mishra et al. 2017) use −0.01, and Table 3's
+  numbers came from code, so we follow the code. (With −0.04 a timed-out small-maze episode
+  would cost 10, ten times the target's reward; either value is a constructor argument.)
+* −0.001 for bumping into a wall (`WALL_PENALTY`, the paper's value): a forward step that
+  moved the player less than `BUMP_DISTANCE` map units.
+
+**Time limit**: 250 decisions per episode in the small maze, 500 in the large one
+(`settings.MAZE_SETTINGS`; our choice, about five times the paper's mean episode-1
+lengths of 52 and 180 steps). Running out ends the episode with ``truncated=True``.
+
+**Position** (x, y, angle) comes from ViZDoom's game variables. It is used for the reward,
+the metrics and the widget's map, and is returned in ``info``, never in the observation.
+
+**Processes.** `close()` ends every Doom process and removes the temporary files; it also
+runs at interpreter exit (``atexit``) and on SIGTERM/SIGHUP (when no other handler is
+installed), so an interrupted evaluation leaves nothing behind. A Python process killed
+outright (SIGKILL) cannot clean up; the next `MazeTasks` finds the Doom processes of such a
+dead owner by their temporary directory and ends them.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import signal
+import struct
+import tempfile
+import threading
+import weakref
+from pathlib import Path
+from typing import Any
+
+import gymnasium
+import numpy as np
+
+from rl2_course.envs.base import TaskVectorEnv
+from rl2_course.envs.maze_generator import Cell, Maze, generate_maze
+
+# -- geometry (Doom map units; the player is a cylinder of radius 16) ---------------------------
+CELL_SIZE = 96          # width of a corridor (one cell)
+WALL_THICKNESS = 16     # width of a wall between two cells
+WALL_HEIGHT = 96
+WALL_TEXTURE, FLOOR_TEXTURE, CEILING_TEXTURE = "STARTAN2", "FLOOR0_1", "CEIL1_1"
+LIGHT_LEVEL = 208
+TARGET_THING = 46       # TallRedTorch: tall, bright, visible down a corridor at 40×30
+REACH_DISTANCE = 48.0   # centre to centre; touching the torch is 32 (two radii of 16)
+PLAYER_START_THING = 1
+
+# -- decisions ----------------------------------------------------------------------------------
+FRAME_SKIP = 4
+TURN_DEGREES = 30.0
+ACTION_NAMES = ("turn left", "turn right", "forward")
+BUMP_DISTANCE = 2.0     # a forward step from standing still moves about 7 units
+#: tics the engine ignores input after a map starts; skipped before the first observation
+SETTLE_TICS = 8
+
+# -- rewards ------------------------------------------------------------------------------------
+TARGET_REWARD = 1.0
+STEP_PENALTY = 0.01
+WALL_PENALTY = 0.001
+
+# -- observation --------------------------------------------------------------------------------
+SCREEN_HEIGHT, SCREEN_WIDTH = 120, 160
+DOWNSAMPLE = 4
+OBS_CHANNELS, OBS_HEIGHT, OBS_WIDTH = 3, SCREEN_HEIGHT // DOWNSAMPLE, SCREEN_WIDTH // DOWNSAMPLE
+OBS_SHAPE = (OBS_CHANNELS, OBS_HEIGHT, OBS_WIDTH)
+
+_TEMP_PREFIX = "rl2-maze-"
+
+
+# ------------------------------------------------------------------------------------------------
+# The map: block grid -> UDMF TEXTMAP -> PWAD
+# ------------------------------------------------------------------------------------------------
+
+def block_edges(blocks: int) -> np.ndarray:
+    """Map-unit coordinates of the ``blocks + 1`` edges of a row (or column) of blocks.
+
+    Odd blocks are cells (`CELL_SIZE` wide), even blocks walls (`WALL_THICKNESS`).
+    """
+    widths = np.where(np.arange(blocks) % 2 == 1, CELL_SIZE, WALL_THICKNESS)
+    return np.concatenate([[0], np.cumsum(widths)]).astype(float)
+
+
+def cell_center(cell: Cell) -> tuple[float, float]:
+    """Map coordinates (x, y) of the centre of cell (row, column); rows run south (−y)."""
+    r, c = cell
+    step = CELL_SIZE + WALL_THICKNESS
+    return (WALL_THICKNESS + c * step + CELL_SIZE / 2, -(WALL_THICKNESS + r * step + CELL_SIZE / 2))
+
+
+def position_to_cell(x: float, y: float) -> Cell:
+    """The cell (row, column) whose square (with half of its walls) contains map point (x, y)."""
+    step = CELL_SIZE + WALL_THICKNESS
+    return int((-y - WALL_THICKNESS / 2) // step), int((x - WALL_THICKNESS / 2) // step)
+
+
+def maze_textmap(maze: Maze, target: Cell, start: Cell, angle: float) -> str:
+    """The UDMF ``TEXTMAP`` of ``maze``: walls, one sector, the player start and the target.
+
+    Every open block of the block grid is floor; each side of an open block that borders a
+    closed block becomes a one-sided wall, oriented clockwise around the open block so that its
+    front side (Doom draws the front, on the right of v1 → v2) faces the floor. All floor blocks
+    belong to one sector, so there are no lines between two open blocks at all.
+    """
+    grid = maze.open
+    xs, ys = block_edges(grid.shape[1]), -block_edges(grid.shape[0])
+    vertices: dict[tuple[float, float], int] = {}
+    lines: list[str] = []
+
+    def vertex(x: float, y: float) -> int:
+        return vertices.setdefault((x, y), len(vertices))
+
+    def closed(i: int, j: int) -> bool:
+        return not (0 <= i < grid.shape[0] and 0 <= j < grid.shape[1] and grid[i, j])
+
+    for i, j in zip(*np.nonzero(grid)):
+        x0, x1, top, bottom = xs[j], xs[j + 1], ys[i], ys[i + 1]
+        # clockwise: west side going north, north going east, east going south, south going west
+        sides = (((i, j - 1), (x0, bottom), (x0, top)), ((i - 1, j), (x0, top), (x1, top)),
+                 ((i, j + 1), (x1, top), (x1, bottom)), ((i + 1, j), (x1, bottom), (x0, bottom)))
+        for (ni, nj), a, b in sides:
+            if closed(ni, nj):
+                side = len(lines)
+                lines.append(f"linedef {{ v1 = {vertex(*a)}; v2 = {vertex(*b)}; sidefront = {side}; "
+                             f"blocking = true; }}\n"
+                             f"sidedef {{ sector = 0; texturemiddle = \"{WALL_TEXTURE}\"; }}")
+    out = ['namespace = "zdoom";']
+    out += [f"vertex {{ x = {x:.1f}; y = {y:.1f}; }}" for (x, y) in vertices]
+    out += lines
+    out.append(f'sector {{ texturefloor = "{FLOOR_TEXTURE}"; textureceiling = "{CEILING_TEXTURE}"; '
+               f"heightfloor = 0; heightceiling = {WALL_HEIGHT}; lightlevel = {LIGHT_LEVEL}; }}")
+    flags = "skill1 = true; skill2 = true; skill3 = true; skill4 = true; skill5 = true; single = true;"
+    for kind, cell, facing in ((PLAYER_START_THING, start, angle), (TARGET_THING, target, 0.0)):
+        x, y = cell_center(cell)
+        out.append(f"thing {{ x = {x:.1f}; y = {y:.1f}; angle = {int(round(facing)) % 360}; "
+                   f"type = {kind}; {flags} }}")
+    return "\n".join(out) + "\n"
+
+
+def write_wad(path: str | os.PathLike, textmap: str, map_name: str = "MAP01") -> Path:
+    """A PWAD holding one UDMF map: the lumps ``MAP01``, ``TEXTMAP``, ``ENDMAP``.
+
+    The WAD format: a 12-byte header ("PWAD", lump count, directory offset), the lumps' bytes,
+    then a directory of 16-byte entries (offset, size, 8-byte name).
+    """
+    lumps = [(map_name, b""), ("TEXTMAP", textmap.encode("ascii")), ("ENDMAP", b"")]
+    body, directory, offset = b"", b"", 12
+    for name, data in lumps:
+        directory += struct.pack("<ii8s", offset, len(data), name.encode("ascii"))
+        body += data
+        offset += len(data)
+    path = Path(path)
+    path.write_bytes(struct.pack("<4sii", b"PWAD", len(lumps), 12 + len(body)) + body + directory)
+    return path
+
+
+def observation_image(observation: np.ndarray) -> np.ndarray:
+    """A flat observation (or a batch of them) back to uint8 images of shape (..., 30, 40, 3)."""
+    obs = np.asarray(observation).reshape(*np.shape(observation)[:-1], *OBS_SHAPE)
+    return (np.moveaxis(obs, -3, -1) * 255.0 + 0.5).astype(np.uint8)
+
+
+def downsample_frame(frame: np.ndarray) -> np.ndarray:
+    """A 120×160×3 uint8 screen to the flat (3·30·40,) float32 observation (4×4 block means).
+
+    Sums of strided slices rather than ``reshape(...).mean(axis=(1, 3))``: the same numbers,
+    ten times faster, and this runs once per decision per task.
+    """
+    wide = np.asarray(frame).astype(np.uint16)
+    rows = sum(wide[k::DOWNSAMPLE] for k in range(DOWNSAMPLE))
+    blocks = sum(rows[:, k::DOWNSAMPLE] for k in range(DOWNSAMPLE))
+    small = blocks.astype(np.float32) * np.float32(1.0 / (255.0 * DOWNSAMPLE * DOWNSAMPLE))
+    return np.ascontiguousarray(small.transpose(2, 0, 1)).ravel()
+
+
+# ------------------------------------------------------------------------------------------------
+# Doom processes: start, and make sure they end
+# ------------------------------------------------------------------------------------------------
+
+_LIVE: weakref.WeakSet = weakref.WeakSet()
+_CHDIR_LOCK = threading.Lock()
+_HOOKS_INSTALLED = False
+
+
+def _close_all() -> None:
+    for env in list(_LIVE):
+        env.close()
+
+
+def _on_signal(signum: int, frame: Any) -> None:
+    """SIGTERM/SIGHUP: end the Doom processes, then die of the signal as if never caught."""
+    _close_all()
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+
+
+def _install_hooks() -> None:
+    global _HOOKS_INSTALLED
+    if _HOOKS_INSTALLED:
+        return
+    _HOOKS_INSTALLED = True
+    atexit.register(_close_all)
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            if signal.getsignal(sig) == signal.SIG_DFL:     # never replace someone's handler
+                signal.signal(sig, _on_signal)
+    reap_orphans()
+
+
+def doom_processes(directory: str | os.PathLike | None = None) -> list[int]:
+    """Process ids of running ViZDoom engines (those using ``directory``, if given). Linux."""
+    pids = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if argv and argv[0].endswith(b"vizdoom") and (
+                directory is None or str(directory).encode() in b" ".join(argv)):
+            pids.append(int(entry.name))
+    return pids
+
+
+def reap_orphans() -> int:
+    """End the Doom processes left by a `MazeTasks` whose Python process died without closing
+    it (killed with SIGKILL), and remove its temporary directory; returns how many ended."""
+    ended = 0
+    for directory in Path(tempfile.gettempdir()).glob(f"{_TEMP_PREFIX}*"):
+        try:
+            owner = int(directory.name[len(_TEMP_PREFIX):].split("-")[0])
+        except ValueError:
+            continue
+        if Path(f"/proc/{owner}").exists():
+            continue
+        for pid in doom_processes(directory):
+            try:
+                os.kill(pid, signal.SIGKILL)
+                ended += 1
+            except OSError:
+                pass
+        shutil.rmtree(directory, ignore_errors=True)
+    return ended
+
+
+def _new_game(directory: Path, first_map: Path, seed: int):
+    """A headless ViZDoom game on ``first_map``: no window, no sound, no HUD, synchronous."""
+    import vizdoom as vzd
+
+    game = vzd.DoomGame()
+    game.set_doom_map(f"file:{first_map}")
+    game.set_doom_config_path(str(directory / "_vizdoom.ini"))
+    game.set_screen_resolution(vzd.ScreenResolution.RES_160X120)
+    game.set_screen_format(vzd.ScreenFormat.RGB24)
+    game.set_window_visible(False)
+    game.set_sound_enabled(False)
+    for setter in ("set_render_hud", "set_render_weapon", "set_render_crosshair",
+                   "set_render_decals", "set_render_particles", "set_render_messages",
+                   "set_render_effects_sprites", "set_render_screen_flashes"):
+        getattr(game, setter)(False)
+    game.set_available_buttons([vzd.Button.TURN_LEFT_RIGHT_DELTA, vzd.Button.MOVE_FORWARD])
+    game.set_available_game_variables([vzd.GameVariable.POSITION_X, vzd.GameVariable.POSITION_Y,
+                                       vzd.GameVariable.ANGLE])
+    game.set_mode(vzd.Mode.PLAYER)
+    game.set_seed(int(seed))
+    # ViZDoom makes a "_vizdoom" folder in the working directory: let it be ours, not the user's.
+    with _CHDIR_LOCK:
+        cwd = os.getcwd()
+        os.chdir(directory)
+        try:
+            game.init()
+        finally:
+            os.chdir(cwd)
+    return game
+
+
+# ------------------------------------------------------------------------------------------------
+# The batched environment
+# ------------------------------------------------------------------------------------------------
+
+class MazeTasks(TaskVectorEnv):
+    """B random mazes of ``rows`` × ``cols`` cells, each in its own ViZDoom process.
+
+    ``reset(seed=S)`` draws B mazes and targets (the same S gives the same mazes, targets and
+    starts); ``start_episodes(mask)`` puts the agent at a fresh random start in the same mazes.
+    ``reset(options=...)`` may fix the tasks instead: ``"mazes"`` (a `Maze` or one per task),
+    ``"targets"`` (a cell or one per task) and ``"start"`` (``(cell, angle_degrees)`` used for
+    every episode, e.g. to test the target's reward).
+
+    A row whose episode has ended and was not restarted (its trial is over while others go on)
+    is left alone by `step`: reward 0, not terminated, the last observation again.
+
+    Arrays of the current tasks: ``mazes`` (list of `Maze`), ``targets`` (B, 2); of the current
+    episodes: ``position`` (B, 2) map units, ``angle`` (B,) degrees, ``t`` (B,) decisions taken,
+    ``active`` (B,), ``starts`` (B, 2) start cells.
+    """
+
+    metadata = {"render_modes": [], "autoreset_mode": None}
+
+    def __init__(self, num_tasks: int, rows: int = 5, cols: int | None = None, *,
+                 time_limit: int | None = None, frame_skip: int = FRAME_SKIP,
+                 step_penalty: float = STEP_PENALTY, wall_penalty: float = WALL_PENALTY,
+                 doom_seed: int = 0) -> None:
+        cols = rows if cols is None else cols
+        if time_limit is None:                 # the small maze's limit (settings.MAZE_SETTINGS)
+            from rl2_course.settings import maze_setting
+
+            time_limit = maze_setting("small").time_limit
+        if int(rows) < 1 or int(cols) < 1 or int(rows) * int(cols) < 2:
+            raise ValueError(f"a maze needs at least 2 cells (a start and a target), got {rows}×{cols}")
+        if int(time_limit) < 1:
+            raise ValueError(f"time_limit must be at least 1 decision, got {time_limit}")
+        if int(frame_skip) < 1:
+            raise ValueError(f"frame_skip must be at least 1 tic, got {frame_skip}")
+        super().__init__(num_tasks, gymnasium.spaces.Box(0.0, 1.0, shape=(int(np.prod(OBS_SHAPE)),),
+                                                         dtype=np.float32), num_actions=3)
+        self.rows, self.cols = int(rows), int(cols)
+        self.time_limit, self.frame_skip = int(time_limit), int(frame_skip)
+        self.step_penalty, self.wall_penalty = float(step_penalty), float(wall_penalty)
+        self.reward_bounds = (-(self.step_penalty + self.wall_penalty), TARGET_REWARD - self.step_penalty)
+        self.doom_seed = int(doom_seed)
+        B = self.num_envs
+        turn = TURN_DEGREES / self.frame_skip          # the delta button turns this much per tic
+        self._actions = ([-turn, 0.0], [turn, 0.0], [0.0, 1.0])
+        self.mazes: list[Maze] = []
+        self.targets = np.zeros((B, 2), dtype=np.int64)
+        self.starts = np.zeros((B, 2), dtype=np.int64)
+        self.position = np.zeros((B, 2))
+        self.angle = np.zeros(B)
+        self.t = np.zeros(B, dtype=np.int64)
+        self.active = np.zeros(B, dtype=bool)
+        self._obs = np.zeros((B, self.observation_size), dtype=np.float32)
+        self._frames = np.zeros((B, SCREEN_HEIGHT, SCREEN_WIDTH, 3), dtype=np.uint8)
+        self._fixed_start: tuple[Cell, float] | None = None
+        self._games: list[Any] = [None] * B
+        self._episode_files: list[Path | None] = [None] * B
+        self._counter = 0
+        self._closed = False
+        _install_hooks()
+        self._dir = Path(tempfile.mkdtemp(prefix=f"{_TEMP_PREFIX}{os.getpid()}-"))
+        _LIVE.add(self)
+
+    # -- tasks ------------------------------------------------------------------------------------
+
+    def sample_tasks(self, rng: np.random.Generator, options: dict[str, Any]) -> None:
+        unknown = set(options) - {"mazes", "targets", "start"}
+        if unknown:
+            raise ValueError(f"unknown reset option(s) {', '.join(map(repr, sorted(unknown)))}; "
+                             "MazeTasks takes 'mazes', 'targets' and 'start'")
+        B = self.num_envs
+        # Always draw the same numbers, so fixing one part leaves the others' draws unchanged.
+        mazes = [generate_maze(self.rows, self.cols, rng) for _ in range(B)]
+        cells = rng.integers(self.rows * self.cols, size=B)
+        targets = np.stack([cells // self.cols, cells % self.cols], axis=1)
+        if "mazes" in options:
+            given = options["mazes"]
+            given = [given] * B if isinstance(given, Maze) else list(given)
+            if len(given) != B or any((m.rows, m.cols) != (self.rows, self.cols) for m in given):
+                raise ValueError(f"'mazes' must be one {self.rows}×{self.cols} Maze or {B} of them")
+            mazes = given
+        if "targets" in options:
+            targets = np.broadcast_to(np.asarray(options["targets"], dtype=np.int64), (B, 2)).copy()
+            if (targets < 0).any() or (targets[:, 0] >= self.rows).any() or (targets[:, 1] >= self.cols).any():
+                raise ValueError(f"'targets' must be cells (row, column) inside the {self.rows}×{self.cols} maze")
+        self._fixed_start = None
+        if "start" in options:
+            cell, angle = options["start"]
+            cell = (int(cell[0]), int(cell[1]))
+            if any(cell == tuple(t) for t in targets):
+                raise ValueError("the fixed 'start' cell must not be a target cell")
+            self._fixed_start = (cell, float(angle))
+        self.mazes, self.targets = mazes, targets
+        self.active[:] = False
+
+    # -- episodes ---------------------------------------------------------------------------------
+
+    def start_episodes(self, mask: np.ndarray | None = None) -> np.ndarray:
+        """A fresh start (random cell other than the target's, random angle) in the rows of
+        ``mask`` (all rows if None); returns every row's observation."""
+        if not self.mazes:
+            raise RuntimeError("no mazes yet: call reset() first")
+        rows = np.arange(self.num_envs) if mask is None else np.nonzero(np.asarray(mask, bool))[0]
+        n = self.rows * self.cols
+        for b in rows:
+            # one draw of each kind per row, whether or not the start is fixed
+            offset = int(self.np_random.integers(1, n))
+            angle = float(self.np_random.integers(0, 360))
+            target = int(self.targets[b, 0]) * self.cols + int(self.targets[b, 1])
+            cell = divmod((target + offset) % n, self.cols)
+            if self._fixed_start is not None:
+                cell, angle = self._fixed_start
+            self._start_episode(int(b), cell, angle)
+        return self._obs.copy()
+
+    def _start_episode(self, b: int, cell: Cell, angle: float) -> None:
+        self._counter += 1
+        path = write_wad(self._dir / f"task{b}-{self._counter}.wad",
+                         maze_textmap(self.mazes[b], tuple(self.targets[b]), cell, angle))
+        game = self._games[b]
+        if game is None:
+            game = self._games[b] = _new_game(self._dir, path, self.doom_seed + b)
+        else:
+            game.set_doom_map(f"file:{path}")
+        game.new_episode()
+        game.make_action([0.0, 0.0], SETTLE_TICS)
+        old, self._episode_files[b] = self._episode_files[b], path
+        if old is not None:
+            old.unlink(missing_ok=True)       # the engine read the map when it loaded it
+        self.starts[b] = cell
+        self.t[b] = 0
+        self.active[b] = True
+        self._read(b)
+
+    def _read(self, b: int) -> None:
+        state = self._games[b].get_state()
+        self.position[b] = state.game_variables[:2]
+        self.angle[b] = state.game_variables[2]
+        self._frames[b] = state.screen_buffer
+        self._obs[b] = downsample_frame(state.screen_buffer)
+
+    def step(self, actions: np.ndarray):
+        actions = self.check_actions(actions)
+        B = self.num_envs
+        reward = np.zeros(B)
+        terminated = np.zeros(B, dtype=bool)
+        truncated = np.zeros(B, dtype=bool)
+        before = self.position.copy()
+        for b in np.nonzero(self.active)[0]:
+            self._games[b].make_action(self._actions[actions[b]], self.frame_skip)
+            self._read(b)
+        moved = np.hypot(*(self.position - before).T)
+        goal = np.array([cell_center(tuple(t)) for t in self.targets])
+        reached = self.active & (np.hypot(*(self.position - goal).T) < REACH_DISTANCE)
+        bumped = self.active & (actions == 2) & (moved < BUMP_DISTANCE) & ~reached
+        self.t += self.active
+        reward[self.active] = -self.step_penalty
+        reward[bumped] -= self.wall_penalty
+        reward[reached] += TARGET_REWARD
+        terminated[:] = reached
+        truncated[:] = self.active & ~reached & (self.t >= self.time_limit)
+        self.active &= ~(terminated | truncated)
+        info = {"position": self.position.copy(), "angle": self.angle.copy(), "bumped": bumped,
+                "reached": reached}
+        return self._obs.copy(), reward, terminated, truncated, info
+
+    # -- views ------------------------------------------------------------------------------------
+
+    def frame(self, b: int = 0) -> np.ndarray:
+        """The last full-resolution first-person frame of task ``b`` (120×160×3 uint8)."""
+        return self._frames[b].copy()
+
+    def shortest_path_cells(self, b: int = 0) -> int:
+        """Cells between task ``b``'s current start and its target along the maze."""
+        from rl2_course.envs.maze_generator import cell_distances
+
+        return int(cell_distances(self.mazes[b], tuple(self.starts[b]))[tuple(self.targets[b])])
+
+    # -- processes --------------------------------------------------------------------------------
+
+    def close(self, **kwargs: Any) -> None:
+        """End every Doom process of this env and remove its temporary files (idempotent)."""
+        if getattr(self, "_closed", True):
+            return
+        self._closed = True
+        for game in self._games:
+            if game is not None:
+                try:
+                    game.close()
+                except Exception:          # noqa: BLE001 - the process may already be gone
+                    pass
+        self._games = [None] * self.num_envs
+        shutil.rmtree(self._dir, ignore_errors=True)
+        _LIVE.discard(self)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __enter__(self) -> MazeTasks:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:                  # noqa: BLE001 - never raise from a finaliser
+            pass
+
+
+__all__ = ["ACTION_NAMES", "BUMP_DISTANCE", "FRAME_SKIP", "MazeTasks", "OBS_SHAPE", "REACH_DISTANCE",
+           "STEP_PENALTY", "TARGET_REWARD", "TURN_DEGREES", "WALL_PENALTY", "cell_center",
+           "doom_processes", "downsample_frame", "maze_textmap", "observation_image",
+           "position_to_cell", "reap_orphans", "write_wad"]

@@ -1,0 +1,186 @@
+"""Evaluate agents in the ViZDoom mazes (the RL² paper's Table 3), on the same sampled mazes.
+
+    python -m rl2_course evaluate maze --size small --agents rl2,random --trials 100 --seed 11 --json
+
+A trial is 2 episodes in one random maze with one target (`rl2_course.envs.maze`). Table 3
+reports, per episode of the trial:
+
+* the **average length of the successful episodes** (decisions until the target), ± standard
+  error — failed episodes are left out of this mean, as in the paper, and counted in
+* the **success rate**: the share of episodes that reached the target within the time limit;
+* **% improved**: the share of trials whose second episode is *shorter* than the first (a
+  failed episode counts with its full length, the time limit). This is the issue's wording;
+  the paper's table caption can also be read as "no longer than", which counts ties too.
+
+An agent that remembers the maze from episode 1 needs fewer steps in episode 2. As for the
+other task families, chunk c of the trials uses environment seed (S, c) for every agent (the
+same mazes, targets and starts; see `rl2_course.evaluate`). The Doom processes of the
+evaluation are closed when it ends, also when it is interrupted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from rl2_course.envs import TrialEnv, make_maze_trials
+from rl2_course.errors import UsageError
+from rl2_course.evaluate import evaluate_policies, load_rl2_agent
+from rl2_course.policy import Policy, UniformRandomPolicy
+from rl2_course.rollout import TrialRecord
+from rl2_course.settings import MAZE_EPISODES, MAZE_SETTINGS, MazeSetting, maze_setting
+
+#: trials stepped together: one Doom process each (about 8 reach the machine's full speed)
+CHUNK_TRIALS = 8
+MAZE_AGENTS = ("random", "rl2")
+
+
+def check_maze_setting(size: str, trials: int | None = None) -> MazeSetting:
+    """The setting of ``size``, or a one-line `UsageError` for a bad size or trial count."""
+    if size not in MAZE_SETTINGS:
+        raise UsageError(f"unknown maze size {size!r}; choose from {', '.join(MAZE_SETTINGS)}")
+    if trials is not None and trials < 1:
+        raise UsageError(f"--trials must be at least 1, got {trials}")
+    return maze_setting(size)
+
+
+def make_maze_agent(name: str, size: str, *, checkpoint: str | Path | None = None) -> Policy:
+    """``random`` or ``rl2`` (from ``checkpoint``, else ``assets/checkpoints/maze-SIZE.pt``)."""
+    from rl2_course.agents.checkpoint import maze_env_spec
+    from rl2_course.settings import pretrained_maze_checkpoint
+
+    if name == "random":
+        return UniformRandomPolicy(3)
+    if name == "rl2":
+        return load_rl2_agent(checkpoint, pretrained_maze_checkpoint(size),
+                              maze_env_spec(size, MAZE_EPISODES), f"maze {size}",
+                              f"train maze --size {size}")
+    raise UsageError(f"unknown agent {name!r}; known maze agents: {', '.join(MAZE_AGENTS)}")
+
+
+# --------------------------------------------------------------------------------------------
+# Table 3's metrics
+# --------------------------------------------------------------------------------------------
+
+def episode_outcomes(record: TrialRecord, episodes: int = MAZE_EPISODES
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Length (decisions) and success of each episode of each trial: two (B, episodes) arrays.
+
+    Episode k ends at the k-th ``episode_done`` step of its trial (steps after the trial's last
+    episode are padding while other trials of the batch go on). It succeeded when that last
+    step's reward is positive: the target's +1 is the only positive reward of the maze.
+    """
+    batch = record.episode_done.shape[0]
+    lengths = np.zeros((batch, episodes), dtype=np.int64)
+    success = np.zeros((batch, episodes), dtype=bool)
+    for b in range(batch):
+        ends = np.nonzero(record.episode_done[b])[0][:episodes]
+        if len(ends) < episodes:
+            raise ValueError(f"trial {b} has {len(ends)} finished episodes, not {episodes}")
+        lengths[b] = np.diff(np.concatenate([[-1], ends]))
+        success[b] = record.rewards[b, ends] > 0
+    return lengths, success
+
+
+@dataclass
+class MazeMetrics:
+    """Table 3 for one agent: per-episode lengths (T, n) and successes (T, n) of T trials."""
+
+    lengths: np.ndarray
+    success: np.ndarray
+
+    @classmethod
+    def from_records(cls, records: Sequence[TrialRecord]) -> MazeMetrics:
+        parts = [episode_outcomes(r) for r in records]
+        return cls(np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]))
+
+    @property
+    def mean_length(self) -> list[float]:
+        """Mean length of the *successful* episodes, per episode (nan where none succeeded)."""
+        return [float(self.lengths[ok, k].mean()) if ok.any() else float("nan")
+                for k, ok in enumerate(self.success.T)]
+
+    @property
+    def length_stderr(self) -> list[float]:
+        return [float(self.lengths[ok, k].std(ddof=1) / np.sqrt(ok.sum())) if ok.sum() > 1
+                else float("nan") for k, ok in enumerate(self.success.T)]
+
+    @property
+    def success_rate(self) -> list[float]:
+        return [float(v) for v in self.success.mean(axis=0)]
+
+    @property
+    def improved(self) -> float:
+        """Share of trials whose second episode is shorter than the first."""
+        return float((self.lengths[:, 1] < self.lengths[:, 0]).mean())
+
+    def to_json(self) -> dict:
+        return {"length": self.mean_length, "length_stderr": self.length_stderr,
+                "success": self.success_rate, "improved": self.improved}
+
+
+@dataclass
+class MazeEvaluation:
+    """Results of one maze evaluation; ``to_json`` gives the CLI's ``--json`` object."""
+
+    size: str
+    trials: int
+    seed: int
+    results: dict[str, MazeMetrics]
+
+    def to_json(self) -> dict:
+        return {"env": "maze", "size": self.size, "trials": self.trials, "seed": self.seed,
+                "results": {name: m.to_json() for name, m in self.results.items()}}
+
+    def table(self) -> str:
+        """Plain-text Table 3: one row per agent."""
+        width = max(len(n) for n in self.results) + 2
+        lines = [f"{'agent':<{width}}{'length ep 1':>17}{'length ep 2':>17}{'success 1':>11}"
+                 f"{'success 2':>11}{'improved':>10}"]
+        for name, m in self.results.items():
+            lengths = [f"{v:.1f} ± {e:.1f}" for v, e in zip(m.mean_length, m.length_stderr)]
+            lines.append(f"{name:<{width}}{lengths[0]:>17}{lengths[1]:>17}"
+                         f"{m.success_rate[0]:>11.1%}{m.success_rate[1]:>11.1%}{m.improved:>10.1%}")
+        return "\n".join(lines)
+
+
+def evaluate_maze(size: str, agents: Sequence[str | Policy], trials: int, seed: int, *,
+                  checkpoint: str | Path | None = None, progress: bool | None = None,
+                  chunk_trials: int = CHUNK_TRIALS) -> MazeEvaluation:
+    """Run every agent on the same ``trials`` random mazes of ``size``; Table 3's metrics.
+
+    ``agents`` holds CLI names or ready `Policy` objects. One batch of ``chunk_trials`` Doom
+    processes is started (and one more for a smaller last chunk) and reused for every chunk
+    and agent; all are closed before this returns or raises.
+    """
+    check_maze_setting(size, trials)
+    if not agents:
+        raise UsageError("no agents to evaluate")
+    if checkpoint is not None and "rl2" not in agents:
+        raise UsageError("--checkpoint is for the rl2 agent, but rl2 is not among the agents")
+    policies = [make_maze_agent(a, size, checkpoint=checkpoint) if isinstance(a, str) else a
+                for a in agents]
+    envs: dict[int, TrialEnv] = {}
+
+    def make_env(batch: int) -> TrialEnv:
+        if batch not in envs:
+            envs[batch] = make_maze_trials(size, batch)
+        return envs[batch]
+
+    try:
+        evaluation = evaluate_policies("maze", {"size": size}, make_env, policies, trials, seed,
+                                       keep_records=True, progress=progress,
+                                       work=trials * 10_000, chunk_trials=chunk_trials)
+    finally:
+        for env in envs.values():
+            env.close()
+    return MazeEvaluation(size, trials, seed,
+                          {name: MazeMetrics.from_records(r.records)
+                           for name, r in evaluation.results.items()})
+
+
+__all__ = ["CHUNK_TRIALS", "MAZE_AGENTS", "MazeEvaluation", "MazeMetrics", "check_maze_setting",
+           "episode_outcomes", "evaluate_maze", "make_maze_agent"]

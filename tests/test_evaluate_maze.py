@@ -1,0 +1,86 @@
+"""Table 3's metrics on hand-made trials, and the `evaluate maze` command's JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from rl2_course.cli import main
+from rl2_course.envs.maze import doom_processes
+from rl2_course.evaluate_maze import MazeMetrics, episode_outcomes, evaluate_maze
+from rl2_course.rollout import TrialRecord
+
+
+def record(episodes: list[list[tuple[int, bool]]], steps: int = 12) -> TrialRecord:
+    """Trials from (length, success) pairs: −0.01 per step, +1 on a successful last step."""
+    rewards = np.full((len(episodes), steps), -0.01)
+    done = np.zeros((len(episodes), steps), dtype=bool)
+    for b, trial in enumerate(episodes):
+        t = -1
+        for length, success in trial:
+            t += length
+            done[b, t] = True
+            rewards[b, t] += success
+        rewards[b, t + 1:] = 0.0                  # padding after the trial's end
+    return TrialRecord(np.zeros((len(episodes), steps), dtype=np.int64), rewards, done)
+
+
+def test_episode_lengths_and_successes_are_read_from_the_done_flags_and_rewards():
+    lengths, success = episode_outcomes(record([[(3, True), (2, True)], [(5, False), (6, True)]]))
+    assert lengths.tolist() == [[3, 2], [5, 6]]
+    assert success.tolist() == [[True, True], [False, True]]
+    with pytest.raises(ValueError, match="1 finished"):
+        episode_outcomes(record([[(3, True)]]))
+
+
+def test_table3_metrics_on_hand_made_trials():
+    trials = [[(4, True), (2, True)], [(6, True), (6, True)], [(8, False), (3, True)],
+              [(5, True), (7, False)]]
+    m = MazeMetrics.from_records([record(trials[:2]), record(trials[2:])])
+    assert m.lengths.shape == (4, 2)
+    assert m.mean_length == pytest.approx([5.0, 11 / 3])                # successful ones only
+    assert m.length_stderr[0] == pytest.approx(np.std([4, 6, 5], ddof=1) / np.sqrt(3))
+    assert m.success_rate == pytest.approx([0.75, 0.75])
+    assert m.improved == pytest.approx(0.5)                             # 4→2 and 8→3; not 6→6
+    out = m.to_json()
+    assert set(out) == {"length", "length_stderr", "success", "improved"}
+
+
+def test_no_success_gives_nan_lengths_not_an_error():
+    m = MazeMetrics.from_records([record([[(5, False), (6, False)]])])
+    assert np.isnan(m.mean_length).all() and m.success_rate == [0.0, 0.0]
+
+
+def test_evaluate_maze_json_shape_from_the_command_line(capsys):
+    assert main(["evaluate", "maze", "--size", "small", "--agents", "random", "--trials", "3",
+                 "--seed", "11", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert {k: out[k] for k in ("env", "size", "trials", "seed")} == {
+        "env": "maze", "size": "small", "trials": 3, "seed": 11}
+    result = out["results"]["random"]
+    assert set(result) == {"length", "length_stderr", "success", "improved"}
+    assert len(result["length"]) == len(result["success"]) == len(result["length_stderr"]) == 2
+    assert 0.0 <= result["improved"] <= 1.0
+
+
+def test_the_same_seed_gives_the_same_numbers_and_no_doom_process_is_left():
+    a = evaluate_maze("small", ["random"], 2, seed=5, chunk_trials=2).results["random"]
+    b = evaluate_maze("small", ["random"], 2, seed=5, chunk_trials=2).results["random"]
+    assert np.array_equal(a.lengths, b.lengths) and np.array_equal(a.success, b.success)
+    assert doom_processes(f"rl2-maze-{os.getpid()}-") == []           # all closed
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--size", "small", "--agents", "rl2"], "no pretrained rl2 checkpoint for maze small"),
+    (["--size", "small", "--agents", "ucb1"], "unknown agent 'ucb1'"),
+    (["--size", "small", "--agents", "random", "--trials", "0"], "--trials must be at least 1"),
+    (["--size", "small", "--agents", "random", "--checkpoint", "x.pt"], "rl2 is not among"),
+])
+def test_bad_requests_are_one_line_errors_with_status_2(args, words, capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("RL2_COURSE_ASSETS", str(tmp_path))       # no pretrained maze agent here
+    assert main(["evaluate", "maze", *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert words in err and len(err.splitlines()) == 1

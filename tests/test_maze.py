@@ -1,0 +1,209 @@
+"""The visual maze (Section 3.3 of the RL² paper): maze generation, the Doom map, rewards,
+trials, and Doom processes that always end."""
+
+from __future__ import annotations
+
+import os
+import signal
+import struct
+import subprocess
+import sys
+import textwrap
+import time
+import warnings
+
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+from rl2_course.envs import SingleTaskEnv, TrialEnv
+from rl2_course.envs.maze import (OBS_SHAPE, STEP_PENALTY, WALL_PENALTY, MazeTasks, cell_center,
+                                  doom_processes, maze_textmap, observation_image,
+                                  position_to_cell, reap_orphans, write_wad)
+from rl2_course.envs.maze_generator import (Maze, all_cells_reachable, carve_step, cell_distances,
+                                            closed_grid, generate_maze, is_perfect)
+
+FORWARD, LEFT = 2, 0
+
+
+def corridor(cells: int = 3) -> Maze:
+    """1 × ``cells`` cells, all connected: the simplest maze with a known way to the target."""
+    grid = closed_grid(1, cells)
+    grid[1, 1:2 * cells] = True
+    return Maze(grid)
+
+
+# -- generation -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("rows, cols", [(5, 5), (9, 9), (1, 7), (4, 6), (2, 2)])
+def test_every_generated_maze_is_perfect_every_cell_reachable(rows, cols):
+    for seed in range(25):
+        maze = generate_maze(rows, cols, seed)
+        assert (maze.rows, maze.cols) == (rows, cols)
+        assert all_cells_reachable(maze) and is_perfect(maze), f"seed {seed}:\n{maze}"
+        assert not maze.open[0].any() and not maze.open[-1].any()          # the outer frame
+        assert not maze.open[::2, ::2].any()                                # the corner posts
+
+
+def test_the_same_seed_gives_the_same_maze_and_seeds_differ():
+    assert np.array_equal(generate_maze(5, 5, 3).open, generate_maze(5, 5, 3).open)
+    assert len({generate_maze(5, 5, s).open.tobytes() for s in range(20)}) == 20
+
+
+def test_one_carve_step_opens_one_wall_and_one_cell_or_backs_up():
+    rng = np.random.default_rng(0)
+    grid = closed_grid(3, 3)
+    grid[1, 1] = True
+    stack = [(0, 0)]
+    assert carve_step(grid, stack, rng) and len(stack) == 2 and grid.sum() == 3
+    top = stack[-1]
+    assert top in [(0, 1), (1, 0)] and grid[2 * top[0] + 1, 2 * top[1] + 1]
+    full = np.ones_like(grid)                     # every neighbour visited: back up
+    stack = [(1, 1), (0, 1)]
+    assert carve_step(full, stack, rng) and stack == [(1, 1)]
+    assert not carve_step(full, stack, rng) and stack == []
+
+
+def test_distances_in_a_corridor():
+    assert list(cell_distances(corridor(4), (0, 1))[0]) == [1, 0, 1, 2]
+    broken = corridor(4)
+    broken.open[1, 4] = False                     # wall between cells 1 and 2
+    assert not all_cells_reachable(broken) and cell_distances(broken, (0, 0))[0, 3] == -1
+
+
+# -- the Doom map ---------------------------------------------------------------------------
+
+def test_textmap_and_wad_are_well_formed(tmp_path):
+    maze = generate_maze(5, 5, 0)
+    text = maze_textmap(maze, (4, 4), (0, 0), 90)
+    assert text.startswith('namespace = "zdoom";') and text.count("sector {") == 1
+    assert text.count("type = 1;") == 1 and text.count("thing {") == 2
+    assert text.count("linedef {") == text.count("sidedef {") > 0
+    data = write_wad(tmp_path / "m.wad", text).read_bytes()
+    kind, lumps, directory = struct.unpack("<4sii", data[:12])
+    assert kind == b"PWAD" and lumps == 3
+    names = [struct.unpack("<ii8s", data[directory + 16 * i:directory + 16 * (i + 1)])[2].rstrip(b"\0")
+             for i in range(lumps)]
+    assert names == [b"MAP01", b"TEXTMAP", b"ENDMAP"]
+
+
+def test_cell_centres_and_positions_agree():
+    for cell in [(0, 0), (3, 1), (8, 8)]:
+        assert position_to_cell(*cell_center(cell)) == cell
+
+
+@pytest.fixture(scope="module")
+def one():
+    """One Doom process, shared by the tests of a single task (starting Doom takes ~0.3 s)."""
+    with MazeTasks(1, 1, 3, time_limit=20) as env:
+        yield env
+
+
+def test_the_map_loads_in_vizdoom_and_the_agent_stands_at_its_start(one):
+    obs, info = one.reset(seed=0, options={"mazes": corridor(), "targets": (0, 2), "start": ((0, 0), 90)})
+    assert obs.shape == (1, int(np.prod(OBS_SHAPE))) and obs.dtype == np.float32
+    assert 0.0 <= obs.min() and obs.max() <= 1.0 and obs.std() > 0.01    # a picture, not a blank
+    assert observation_image(obs[0]).shape == (30, 40, 3)
+    assert np.allclose(one.position[0], cell_center((0, 0))) and one.angle[0] == pytest.approx(90, abs=0.01)
+    _, reward, terminated, truncated, _ = one.step(np.array([LEFT]))     # a turn is exactly 30°
+    assert one.angle[0] == pytest.approx(120, abs=0.1) and reward[0] == pytest.approx(-STEP_PENALTY)
+    assert not terminated[0] and not truncated[0]
+
+
+def test_reaching_the_target_pays_plus_one_and_ends_the_episode(one):
+    one.reset(seed=0, options={"mazes": corridor(), "targets": (0, 2), "start": ((0, 0), 0)})
+    rewards, terminated = [], False
+    while not terminated:
+        _, reward, term, trunc, info = one.step(np.array([FORWARD]))
+        rewards.append(reward[0])
+        terminated = term[0]
+        assert not trunc[0] and len(rewards) < 15
+    assert rewards[-1] == pytest.approx(1.0 - STEP_PENALTY) and info["reached"][0]
+    assert all(r == pytest.approx(-STEP_PENALTY) for r in rewards[:-1])
+    assert position_to_cell(*one.position[0]) in [(0, 1), (0, 2)]
+    # an ended episode is left alone until it is restarted
+    obs, reward, term, trunc, _ = one.step(np.array([FORWARD]))
+    assert reward[0] == 0 and not term[0] and not trunc[0]
+
+
+def test_walking_into_a_wall_costs_the_wall_penalty(one):
+    one.reset(seed=0, options={"mazes": corridor(), "targets": (0, 2), "start": ((0, 0), 180)})
+    rewards = [one.step(np.array([FORWARD]))[1][0] for _ in range(6)]
+    assert rewards[0] == pytest.approx(-STEP_PENALTY)
+    assert rewards[-1] == pytest.approx(-STEP_PENALTY - WALL_PENALTY)
+
+
+def test_the_time_limit_truncates(one):
+    one.reset(seed=0, options={"mazes": corridor(), "targets": (0, 2), "start": ((0, 0), 180)})
+    for t in range(one.time_limit):
+        _, _, terminated, truncated, _ = one.step(np.array([LEFT]))
+        assert not terminated[0] and truncated[0] == (t == one.time_limit - 1)
+
+
+def test_single_task_view_passes_the_gymnasium_checker(one):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")            # check_env's notes on float32 image bounds
+        check_env(SingleTaskEnv(one), skip_render_check=True, skip_close_check=True)
+
+
+# -- a batch, trials, seeds and processes -----------------------------------------------------
+
+def test_same_seed_same_mazes_targets_starts_and_a_trial_is_two_episodes_in_one_maze():
+    with MazeTasks(2, 5, time_limit=6) as a, MazeTasks(2, 5, time_limit=6) as b:
+        trial = TrialEnv(a, 2)
+        x, _ = trial.reset(seed=7)
+        b.reset(seed=7)
+        assert [m.open.tobytes() for m in a.mazes] == [m.open.tobytes() for m in b.mazes]
+        assert np.array_equal(a.targets, b.targets) and np.array_equal(a.starts, b.starts)
+        assert not (a.starts == a.targets).all(axis=1).any()
+        mazes, targets, episodes = list(a.mazes), a.targets.copy(), 0
+        actions = np.random.default_rng(0).integers(0, 3, size=(12, 2))
+        for t in range(12):
+            x, reward, terminated, _, info = trial.step(actions[t])
+            if t < 5:                             # Doom is deterministic: same moves, same places
+                b.step(actions[t])
+                assert np.array_equal(a.position, b.position)
+            episodes += info["episode_done"].sum()
+            assert a.mazes == mazes and np.array_equal(a.targets, targets)
+        assert terminated.all() and episodes == 4 and x.shape == (2, trial.layout.size)
+
+
+def test_close_ends_every_doom_process_and_removes_the_files():
+    env = MazeTasks(3, 5)
+    env.reset(seed=0)
+    directory = env._dir
+    assert len(doom_processes(directory)) == 3 and directory.exists()
+    env.close()
+    env.close()                                   # idempotent
+    assert doom_processes(directory) == [] and not directory.exists()
+
+
+_CHILD = textwrap.dedent("""
+    import sys, time
+    from rl2_course.envs.maze import MazeTasks
+    env = MazeTasks(2, 5)
+    env.reset(seed=0)
+    print(env._dir, flush=True)
+    time.sleep(60)
+""")
+
+
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL])
+def test_no_doom_process_survives_its_python_process(how, tmp_path):
+    child = subprocess.Popen([sys.executable, "-c", _CHILD], stdout=subprocess.PIPE, text=True,
+                             cwd=tmp_path)
+    try:
+        directory = child.stdout.readline().strip()
+        assert directory and len(doom_processes(directory)) == 2
+        child.send_signal(how)
+        child.wait(timeout=20)
+        if how == signal.SIGKILL:              # nothing can run in the killed process ...
+            assert reap_orphans() >= 2         # ... so the next MazeTasks (or this) ends them
+        deadline = time.monotonic() + 10
+        while doom_processes(directory) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert doom_processes(directory) == [] and not os.path.exists(directory)
+        assert not (tmp_path / "_vizdoom").exists() and not (tmp_path / "_vizdoom.ini").exists()
+    finally:
+        if child.poll() is None:
+            child.kill()

@@ -1,0 +1,44 @@
+"""RL² on the maze: the CNN encoder's shapes and a two-update training run end to end."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+import torch
+
+from rl2_course.agents import load_checkpoint
+from rl2_course.agents.recurrent import ConvEncoder, RecurrentActorCritic, conv_output_size
+from rl2_course.cli import main
+from rl2_course.envs.maze import OBS_SHAPE, doom_processes
+from rl2_course.train import TrainConfig, train
+
+
+def test_conv_encoder_shapes_and_rebuild_from_spec():
+    assert [conv_output_size(30, 5, 2), conv_output_size(40, 5, 2)] == [13, 18]
+    assert [conv_output_size(13, 3, 2), conv_output_size(18, 3, 2)] == [6, 8]
+    encoder = ConvEncoder()
+    flat = torch.rand(7, 3 * 30 * 40)
+    assert encoder(flat).shape == (7, 256)
+    model = RecurrentActorCritic(3 * 30 * 40, 3, 32, encoder=encoder)
+    logits, values, h = model.forward_sequence(torch.rand(5, 2, model.input_size), model.initial_hidden(2))
+    assert logits.shape == (5, 2, 3) and values.shape == (5, 2) and h.shape == (2, 32)
+    again = RecurrentActorCritic.from_spec(model.spec())
+    assert isinstance(again.encoder, ConvEncoder) and again.spec() == model.spec()
+
+
+@pytest.mark.slow
+def test_two_updates_on_the_small_maze_then_evaluate_the_checkpoint(tmp_path, capsys):
+    config = TrainConfig.for_maze("small", updates=2, trials_per_update=2, hidden_size=16,
+                                  ppo_epochs=1, minibatches=1, checkpoint_every=1)
+    result = train(config, tmp_path, progress=False)
+    assert result.updates == 2 and result.trials_seen == 4
+    model, meta = load_checkpoint(result.checkpoint_path)
+    assert meta["env_spec"] == {"env": "maze", "size": "small", "episodes": 2}
+    assert model.layout.observation_size == 3 * 30 * 40 and isinstance(model.encoder, ConvEncoder)
+    assert doom_processes(f"rl2-maze-{os.getpid()}-") == []
+    assert main(["evaluate", "maze", "--size", "small", "--agents", "rl2,random", "--trials", "2",
+                 "--seed", "1", "--json", "--checkpoint", str(tmp_path)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out["results"]) == {"rl2", "random"} and OBS_SHAPE == (3, 30, 40)
