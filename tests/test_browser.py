@@ -1,8 +1,9 @@
 """The trial-stepper widget in a real browser: JupyterLab + Playwright driving Debian's chromium.
 
 Starts JupyterLab from this environment on a free localhost port with a token, opens a copy of
-chapter 02's solution notebook, runs all cells, then clicks Reset and Step three times and checks that
-the widget shows what the Python object says after the same clicks. Screenshots go to
+a chapter's solution notebook (02: the bandit stepper, 03: the MDP stepper), runs all cells, then
+clicks Reset and Step three times and checks that the widget shows what the Python object says
+after the same clicks. Screenshots go to
 ``tests/artifacts/`` (git-ignored).
 
 Needs ``/usr/bin/chromium`` (``make test`` installs it with apt when run as root) and the
@@ -29,7 +30,23 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "tests" / "artifacts"
-CHAPTER = "02-rl2-on-bandits.ipynb"
+
+def _bandit_stepper():
+    from rl2_course.evaluate import make_bandit_agent
+    from rl2_course.widgets import BanditTrialStepper
+
+    return BanditTrialStepper(make_bandit_agent("rl2", 5, 10), 5, 10, seed=11, auto_draw=False)
+
+
+def _mdp_stepper():
+    from rl2_course.evaluate_mdp import make_mdp_agent
+    from rl2_course.widgets import MDPTrialStepper
+
+    return MDPTrialStepper(make_mdp_agent("rl2", 10), 10, seed=5, auto_draw=False)
+
+
+#: chapter -> the widget its stepper cell builds (same agent, task and seed), made in this process
+CHAPTERS = {"02-rl2-on-bandits.ipynb": _bandit_stepper, "03-tabular-mdps.ipynb": _mdp_stepper}
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -66,8 +83,8 @@ def _lab_settings(directory: Path) -> Path:
     return directory
 
 
-@pytest.fixture()
-def lab(tmp_path):
+@pytest.fixture(params=list(CHAPTERS))
+def lab(request, tmp_path):
     missing = _requirements()
     if missing:
         if IN_CI:
@@ -76,7 +93,8 @@ def lab(tmp_path):
     port, token = _free_port(), uuid.uuid4().hex
     # a copy of the chapter, so that nothing the browser does can touch the master notebook
     (tmp_path / "lab").mkdir()
-    shutil.copy(ROOT / "solutions" / CHAPTER, tmp_path / "lab" / CHAPTER)
+    chapter = request.param
+    shutil.copy(ROOT / "solutions" / chapter, tmp_path / "lab" / chapter)
     command = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
                f"--ServerApp.token={token}", f"--ServerApp.root_dir={tmp_path / 'lab'}",
                f"--LabApp.user_settings_dir={_lab_settings(tmp_path / 'settings')}",
@@ -98,7 +116,7 @@ def lab(tmp_path):
                 assert server.poll() is None, (ARTIFACTS / "jupyterlab.log").read_text()[-2000:]
                 assert time.monotonic() < deadline, "JupyterLab did not start within 2 minutes"
                 time.sleep(0.5)
-        yield base, token
+        yield base, token, chapter
     finally:
         os.killpg(server.pid, signal.SIGTERM)       # the server and the kernels it started
         try:
@@ -108,12 +126,9 @@ def lab(tmp_path):
         log.close()
 
 
-def _expected_after_three_steps() -> tuple[str, str]:
+def _expected_after_three_steps(chapter: str) -> tuple[str, str]:
     """What the widget shows after Reset + 3 Steps, computed by the Python object itself."""
-    from rl2_course.evaluate import make_bandit_agent
-    from rl2_course.widgets import BanditTrialStepper
-
-    stepper = BanditTrialStepper(make_bandit_agent("rl2", 5, 10), 5, 10, seed=11, auto_draw=False)
+    stepper = CHAPTERS[chapter]()
     start = re.sub(r"<[^>]+>", "", stepper.counter.value)
     for _ in range(3):
         stepper.step()
@@ -124,14 +139,16 @@ def test_step_three_times_in_jupyterlab(lab):
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import expect, sync_playwright
 
-    base, token = lab
-    at_start, after_three = _expected_after_three_steps()
-    assert "step 0 / 10" in at_start and "step 3 / 10" in after_three
+    base, token, chapter = lab
+    at_start, after_three = _expected_after_three_steps(chapter)
+    total = re.search(r"step 0 / (\d+)", at_start).group(1)
+    assert f"step 3 / {total}" in after_three
+    shot = chapter.split("-")[0]
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         try:
-            page.goto(f"{base}/lab/tree/{CHAPTER}?token={token}")
+            page.goto(f"{base}/lab/tree/{chapter}?token={token}")
             page.locator(".jp-Notebook").first.wait_for(timeout=120_000)
             expect(page.locator(".jp-StatusBar-Widget", has_text="Idle").first).to_be_visible(
                 timeout=120_000)                                       # the kernel is up
@@ -146,19 +163,19 @@ def test_step_three_times_in_jupyterlab(lab):
             # the chapter plays the trial to its end from code: the widget must show that first
             counter = page.locator(".widget-html-content", has_text="step ")
             expect(counter.first).to_contain_text("trial over", timeout=240_000)
-            page.screenshot(path=str(ARTIFACTS / "browser-0-after-run-all.png"))
+            page.screenshot(path=str(ARTIFACTS / f"browser-{shot}-0-after-run-all.png"))
 
             widget = counter.first.locator("xpath=ancestor::div[contains(@class,'widget-vbox')][last()]")
             widget.locator("button", has_text="Reset").click()
-            expect(counter.first).to_contain_text("step 0 / 10", timeout=30_000)
+            expect(counter.first).to_contain_text(f"step 0 / {total}", timeout=30_000)
             shown = []
             for step in range(1, 4):
                 widget.locator("button", has_text="Step").click()
-                expect(counter.first).to_contain_text(f"step {step} / 10", timeout=30_000)
+                expect(counter.first).to_contain_text(f"step {step} / {total}", timeout=30_000)
                 shown.append(counter.first.inner_text())
-                page.screenshot(path=str(ARTIFACTS / f"browser-{step}-after-step.png"))
+                page.screenshot(path=str(ARTIFACTS / f"browser-{shot}-{step}-after-step.png"))
             assert shown[0] != shown[1] != shown[2]                   # the view changed each time
             assert " ".join(shown[-1].split()) == " ".join(after_three.split())
         finally:
-            page.screenshot(path=str(ARTIFACTS / "browser-last.png"))
+            page.screenshot(path=str(ARTIFACTS / f"browser-{shot}-last.png"))
             browser.close()

@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -219,3 +220,27 @@ def test_evaluate_mdp_bad_input_exits_2_with_one_line(args, word, capsys):
         code = exit_.code
     err = capsys.readouterr().err
     assert code == 2 and len(err.strip().splitlines()) == 1 and word in err, err
+
+
+def test_the_pretrained_rl2_mdp_agent_runs_from_the_cli():
+    """The acceptance command of the MDP issue, on fewer trials: the shipped n=10 agent loads and
+    plays; it earns more than random on the same MDPs (its Table 2 row is in assets/results)."""
+    args = [sys.executable, "-m", "rl2_course", "evaluate", "mdp", "--episodes", "10", "--agents",
+            "random,psrl,rl2", "--trials", "200", "--seed", "5", "--json"]
+    out = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    results = json.loads(out.stdout)["results"]
+    assert list(results) == ["random", "psrl", "rl2"]
+    difference = results["rl2"]["mean"] - results["random"]["mean"]
+    assert difference > 3 * max(results["rl2"]["stderr"], results["random"]["stderr"])
+
+
+def test_a_corrupt_or_foreign_mdp_checkpoint_is_one_line(tmp_path, capsys):
+    corrupt = tmp_path / "corrupt.pt"
+    corrupt.write_bytes(b"not a checkpoint")
+    bandit = Path(__file__).resolve().parents[1] / "assets" / "checkpoints" / "bandit-k5-n10.pt"
+    for path, word in [(corrupt, "corrupt.pt"), (bandit, "bandit")]:
+        code = main(["evaluate", "mdp", "--episodes", "10", "--agents", "rl2",
+                     "--checkpoint", str(path)])
+        err = capsys.readouterr().err
+        assert code == 2 and len(err.strip().splitlines()) == 1 and word in err, err

@@ -240,3 +240,23 @@ def test_the_same_trainer_learns_on_tabular_mdps(tmp_path):
                                   "--trials", "10", "--checkpoint", str(run)],
                                  capture_output=True, text=True, timeout=600)
         assert refused.returncode == 2 and "trained on mdp n=2" in refused.stderr
+
+
+def test_set_overrides_parse_to_the_fields_types_and_refuse_the_rest():
+    from rl2_course.train import parse_overrides
+
+    assert parse_overrides(["hidden_size=256", "gae_lambda=0.3", "bptt-length=none"]) == {
+        "hidden_size": 256, "gae_lambda": 0.3, "bptt_length": None}
+    for bad, word in [(["seed=3"], "FIELD one of"), (["hidden_size=big"], "not a valid integer"),
+                      (["learning_rate"], "FIELD=VALUE"), (["clip_coef=none"], "not a valid number")]:
+        with pytest.raises(UsageError, match=word):
+            parse_overrides(bad)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_cuda_without_a_gpu_is_one_line(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "rl2_course", "train", "mdp", "--episodes", "2",
+                           "--updates", "1", "--device", "cuda", "--out", str(tmp_path / "run")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
+    assert "no CUDA GPU" in done.stderr and not (tmp_path / "run" / "checkpoint.pt").exists()
