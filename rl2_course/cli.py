@@ -112,12 +112,14 @@ def build_parser() -> argparse.ArgumentParser:
     export.set_defaults(run=_export)
 
     reproduce = commands.add_parser("reproduce", help="reproduce a table of the paper")
-    reproduce.add_argument("table", choices=["table1", "table2"],
-                           help="table1: bandits (Table 1); table2: tabular MDPs (Table 2)")
+    reproduce.add_argument("table", choices=["table1", "table2", "table3"],
+                           help="table1: bandits (Table 1); table2: tabular MDPs (Table 2); "
+                                "table3: ViZDoom mazes (Table 3)")
     reproduce.add_argument("--quick", action="store_true",
                            help="fewer trials per row: a sanity check in under two minutes")
     reproduce.add_argument("--trials", type=int, default=None,
-                           help="trials per row (default 1000, as in the paper)")
+                           help="trials per row (per maze size for table3; default 1000, as in "
+                                "the paper)")
     reproduce.add_argument("--seed", type=int, default=0)
     reproduce.add_argument("--out", type=Path, default=Path("results"),
                            help="directory for TABLE.md and TABLE.json (default: results/)")

@@ -2,11 +2,16 @@
 
     python -m rl2_course reproduce table1 [--quick] [--trials T] [--seed S] [--out DIR]
     python -m rl2_course reproduce table2 [--quick] [--trials T] [--seed S] [--out DIR]
+    python -m rl2_course reproduce table3 [--quick] [--trials T] [--seed S] [--out DIR]
 
 Every agent of a row meets the same sampled tasks (bandits, MDPs) (common random numbers), so within a
 row we can say which agents are *not significantly different* from the best one: those whose
 paired difference to the best is within two standard errors of that difference. They are
 marked in bold, as the paper marks them (the paper used a t-test on independent samples).
+
+Table 3 (the ViZDoom mazes) has no such ranking: it reports, per maze size, how long the
+successful episodes 1 and 2 are, how often each succeeds and how often episode 2 is shorter,
+for the random agent and RL², beside the paper's RL² in columns of their own.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ import numpy as np
 from rl2_course import paper
 from rl2_course.errors import UsageError, writable_directory
 from rl2_course.evaluate import Evaluation, evaluate_bandit, make_bandit_agent
+from rl2_course.evaluate_maze import MazeEvaluation, MazeMetrics, evaluate_maze, make_maze_agent
+from rl2_course.settings import MAZE_SETTINGS
 
 #: the paper's grid, in its row order (n, k)
 TABLE1_SETTINGS: tuple[tuple[int, int], ...] = tuple(paper.TABLE1)
@@ -41,6 +48,14 @@ TABLE2_TITLES = {"random": "Random", "psrl": "PSRL", "opsrl": "OPSRL", "ucrl2": 
                  "epsilon-greedy": "ε-Greedy", "greedy": "Greedy", "rl2": "RL²"}
 #: trials per row of Table 2 with --quick (n=100 costs ~10× n=10 per trial)
 QUICK_TRIALS_MDP = {10: 500, 25: 200, 50: 100, 75: 60, 100: 50}
+
+#: Table 3's maze sizes, in the paper's column order, and the agents we run in each
+TABLE3_SETTINGS: tuple[str, ...] = tuple(paper.TABLE3)
+TABLE3_AGENTS = ("random", "rl2")
+TABLE3_TITLES = {"random": "Random", "rl2": "RL²"}
+#: trials per maze size with --quick: a random agent's trial is 500 (small) or 1000 (large)
+#: decisions, about 3,000 a second with rendering, so both sizes take well under two minutes
+QUICK_TRIALS_MAZE = {"small": 64, "large": 32}
 
 
 @dataclass
@@ -63,20 +78,31 @@ class TableRow:
         return out
 
 
+def available_agents(names, make) -> tuple[list, dict[str, str]]:
+    """The agents ``make(name)`` can build, and for the others why not (no checkpoint yet, a
+    DP too large to solve): a table shows those as "—" instead of failing the whole row."""
+    agents, missing = [], {}
+    for name in names:
+        try:
+            agents.append(make(name))
+        except UsageError as err:
+            missing[name] = str(err)
+    return agents, missing
+
+
+def _check_trials(trials: int | None) -> None:
+    if trials is not None and trials < 1:
+        raise UsageError(f"--trials must be at least 1, got {trials}")
+
+
 def reproduce_table1(trials: int | None = None, seed: int = 0, quick: bool = False,
                      settings=TABLE1_SETTINGS, progress: bool | None = None) -> list[TableRow]:
     """Evaluate every Table 1 agent that exists for each (n, k), on shared tasks per row."""
-    if trials is not None and trials < 1:
-        raise UsageError(f"--trials must be at least 1, got {trials}")
+    _check_trials(trials)
     rows = []
     for n, k in settings:
         count = trials or (QUICK_TRIALS[n] if quick else 1000)
-        agents, missing = [], {}
-        for name in TABLE1_AGENTS:
-            try:
-                agents.append(make_bandit_agent(name, k, n))
-            except UsageError as err:     # no checkpoint yet, or a DP too large to solve
-                missing[name] = str(err)
+        agents, missing = available_agents(TABLE1_AGENTS, lambda name: make_bandit_agent(name, k, n))
         rows.append(TableRow(n, k, evaluate_bandit(k, n, agents, count, seed, progress=progress),
                              missing))
     return rows
@@ -87,17 +113,11 @@ def reproduce_table2(trials: int | None = None, seed: int = 0, quick: bool = Fal
     """Evaluate every Table 2 agent that exists for each n, on shared MDPs per row."""
     from rl2_course.evaluate_mdp import evaluate_mdp, make_mdp_agent
 
-    if trials is not None and trials < 1:
-        raise UsageError(f"--trials must be at least 1, got {trials}")
+    _check_trials(trials)
     rows = []
     for n in settings:
         count = trials or (QUICK_TRIALS_MDP[n] if quick else 1000)
-        agents, missing = [], {}
-        for name in TABLE2_AGENTS:
-            try:
-                agents.append(make_mdp_agent(name, n))
-            except UsageError as err:     # no RL² checkpoint for this n yet
-                missing[name] = str(err)
+        agents, missing = available_agents(TABLE2_AGENTS, lambda name: make_mdp_agent(name, n))
         rows.append(TableRow(n, None, evaluate_mdp(n, agents, count, seed, progress=progress), missing))
     return rows
 
@@ -158,6 +178,105 @@ def table1_json(rows: list[TableRow], seed: int) -> dict:
         for r in rows]}
 
 
+@dataclass
+class MazeTableRow:
+    """One maze size of Table 3: our evaluation, and why an agent has no number."""
+
+    size: str
+    evaluation: MazeEvaluation
+    missing: dict[str, str] = field(default_factory=dict)   # agent -> why it has no number
+
+
+def reproduce_table3(trials: int | None = None, seed: int = 0, quick: bool = False,
+                     settings=TABLE3_SETTINGS, progress: bool | None = None) -> list[MazeTableRow]:
+    """Table 3's metrics of the random agent and (where a pretrained checkpoint exists) RL² in
+    each maze size, every agent on the same mazes, targets and starts."""
+    _check_trials(trials)
+    rows = []
+    for size in settings:
+        count = trials or (QUICK_TRIALS_MAZE[size] if quick else 1000)
+        agents, missing = available_agents(TABLE3_AGENTS, lambda name: make_maze_agent(name, size))
+        rows.append(MazeTableRow(size, evaluate_maze(size, agents, count, seed, progress=progress),
+                                 missing))
+    return rows
+
+
+#: Table 3's rows, as the paper labels them: (metric, episode)
+TABLE3_ROWS = (("length of successful episodes", "1"), ("", "2"), ("success rate", "1"), ("", "2"),
+               ("improved: episode 2 shorter", ""))
+
+
+def _percent(share: float) -> str:
+    return f"{100 * share:.1f} %"
+
+
+def _length_text(mean: float, stderr: float) -> str:
+    if np.isnan(mean):
+        return "none reached"
+    return f"{mean:.1f}" if np.isnan(stderr) else f"{mean:.1f} ± {stderr:.1f}"
+
+
+def _our_column(metrics: MazeMetrics) -> list[str]:
+    """One agent's Table 3 column, in the order of `TABLE3_ROWS`."""
+    return ([_length_text(m, e) for m, e in zip(metrics.mean_length, metrics.length_stderr)]
+            + [_percent(v) for v in metrics.success_rate] + [_percent(metrics.improved)])
+
+
+def _paper_column(published: dict) -> list[str]:
+    """The paper's RL² column of Table 3, in the order of `TABLE3_ROWS`."""
+    return ([f"{m:.1f} ± {e:.1f}" for m, e in zip(published["length"], published["length_error"])]
+            + [_percent(v) for v in published["success"]] + [_percent(published["improved"])])
+
+
+def table3_markdown(rows: list[MazeTableRow]) -> str:
+    """The paper's Table 3 layout (metric × episode rows, a group of columns per maze size):
+    our Random and RL², then the paper's RL² in a column labelled as the paper's."""
+    titles, columns = [], []
+    for row in rows:
+        for agent in TABLE3_AGENTS:
+            titles.append(f"{row.size}: {TABLE3_TITLES[agent]}")
+            result = row.evaluation.results.get(agent)
+            columns.append(["—"] * len(TABLE3_ROWS) if result is None else _our_column(result))
+        titles.append(f"{row.size}: RL², paper")
+        columns.append(_paper_column(paper.TABLE3[row.size]))
+    lines = ["| metric | episode | " + " | ".join(titles) + " |",
+             "|---|---:|" + "---:|" * len(columns)]
+    for i, (metric, episode) in enumerate(TABLE3_ROWS):
+        lines.append(f"| {metric} | {episode} | " + " | ".join(c[i] for c in columns) + " |")
+    trials = ", ".join(f"{row.size} {row.evaluation.trials}" for row in rows)
+    limits = ", ".join(f"{s.size} {s.time_limit}" for s in MAZE_SETTINGS.values())
+    lines.append("")
+    lines.append(f"Trials (mazes) per size: {trials}; every agent of a size meets the same mazes, "
+                 f"targets and starts. Length: mean decisions of the episodes that reached the "
+                 f"target ± standard error (failed episodes are left out, as in the paper); "
+                 f"success: share of episodes that reached the target within our time limit "
+                 f"({limits} decisions); improved: share of trials whose second "
+                 f"episode is shorter than the first (a failed episode counts as the full "
+                 f"limit). \"RL², paper\": the paper's numbers ({paper.CITATION}, Table 3), not "
+                 f"ours. —: no number (no pretrained RL² checkpoint "
+                 f"assets/checkpoints/maze-SIZE.pt yet).")
+    return "\n".join(lines)
+
+
+def _json_safe(value):
+    """nan (no successful episode) as null: strict JSON has no NaN."""
+    if isinstance(value, float) and np.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def table3_json(rows: list[MazeTableRow], seed: int) -> dict:
+    return {"table": "table3", "seed": seed, "rows": [_json_safe(
+        {"size": r.size, "cells": MAZE_SETTINGS[r.size].cells,
+         "time_limit": MAZE_SETTINGS[r.size].time_limit, "trials": r.evaluation.trials,
+         "results": r.evaluation.to_json()["results"],
+         "paper": {"rl2": paper.TABLE3.get(r.size, {})}, "missing": r.missing}) for r in rows]}
+
+
 def write_outputs(out_dir: Path, name: str, markdown: str, data: dict) -> list[Path]:
     """Write DIR/NAME.md and DIR/NAME.json atomically; refuse an unusable directory clearly."""
     try:
@@ -182,10 +301,12 @@ def run_table1(trials: int | None, seed: int, quick: bool, out_dir: Path) -> str
 
 
 def run_table(table: str, trials: int | None, seed: int, quick: bool, out_dir: Path) -> str:
-    """Reproduce ``table`` ('table1' or 'table2'), write DIR/TABLE.md and .json, return the markdown."""
+    """Reproduce ``table`` ('table1', 'table2' or 'table3'), write DIR/TABLE.md and .json,
+    return the markdown."""
     reproduce, markdown_of, json_of = {
         "table1": (reproduce_table1, table1_markdown, table1_json),
-        "table2": (reproduce_table2, table2_markdown, table2_json)}[table]
+        "table2": (reproduce_table2, table2_markdown, table2_json),
+        "table3": (reproduce_table3, table3_markdown, table3_json)}[table]
     writable_directory(out_dir, "--out")      # before minutes of evaluation, not after
     start = time.perf_counter()
     rows = reproduce(trials, seed, quick)

@@ -1,9 +1,9 @@
 """The trial-stepper widget in a real browser: JupyterLab + Playwright driving Debian's chromium.
 
 Starts JupyterLab from this environment on a free localhost port with a token, opens a copy of
-a chapter's solution notebook (02: the bandit stepper, 03: the MDP stepper), runs all cells, then
-clicks Reset and Step three times and checks that the widget shows what the Python object says
-after the same clicks. Screenshots go to
+a chapter's solution notebook (02: the bandit stepper, 03: the MDP stepper, 04: the maze
+stepper), runs all cells, then clicks Reset and Step three times and checks that the widget
+shows what the Python object says after the same clicks. Screenshots go to
 ``tests/artifacts/`` (git-ignored).
 
 Needs ``/usr/bin/chromium`` (``make test`` installs it with apt when run as root) and the
@@ -45,8 +45,16 @@ def _mdp_stepper():
     return MDPTrialStepper(make_mdp_agent("rl2", 10), 10, seed=5, auto_draw=False)
 
 
+def _maze_stepper():
+    from rl2_course.evaluate_maze import make_maze_agent
+    from rl2_course.widgets import MazeTrialStepper
+
+    return MazeTrialStepper(make_maze_agent("random", "small"), "small", seed=4, auto_draw=False)
+
+
 #: chapter -> the widget its stepper cell builds (same agent, task and seed), made in this process
-CHAPTERS = {"02-rl2-on-bandits.ipynb": _bandit_stepper, "03-tabular-mdps.ipynb": _mdp_stepper}
+CHAPTERS = {"02-rl2-on-bandits.ipynb": _bandit_stepper, "03-tabular-mdps.ipynb": _mdp_stepper,
+            "04-visual-maze.ipynb": _maze_stepper}
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -132,7 +140,9 @@ def _expected_after_three_steps(chapter: str) -> tuple[str, str]:
     start = re.sub(r"<[^>]+>", "", stepper.counter.value)
     for _ in range(3):
         stepper.step()
-    return start, re.sub(r"<[^>]+>", "", stepper.counter.value)
+    after = re.sub(r"<[^>]+>", "", stepper.counter.value)
+    stepper.close()                  # the maze stepper's Doom process ends here
+    return start, after
 
 
 def test_step_three_times_in_jupyterlab(lab):

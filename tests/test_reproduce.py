@@ -1,6 +1,7 @@
-"""`reproduce table1` and `export`: the release path of results and checkpoints."""
+"""`reproduce table1|2|3` and `export`: the release path of results and checkpoints."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -12,8 +13,8 @@ from rl2_course.agents.checkpoint import export_checkpoint, read_checkpoint
 from rl2_course.errors import UsageError
 from rl2_course.evaluate import evaluate_bandit
 from rl2_course.reproduce import (TABLE1_AGENTS, TABLE2_AGENTS, reproduce_table1, reproduce_table2,
-                                  table1_json, table1_markdown, table2_json, table2_markdown,
-                                  write_outputs)
+                                  reproduce_table3, table1_json, table1_markdown, table2_json,
+                                  table2_markdown, table3_json, table3_markdown, write_outputs)
 from rl2_course.train import TrainConfig, train
 
 
@@ -85,3 +86,57 @@ def _with(checkpoint, directory):
     directory.mkdir()
     (directory / "checkpoint.pt").write_bytes(checkpoint.read_bytes())
     return directory
+
+
+# -- Table 3: the ViZDoom mazes ------------------------------------------------------------------
+
+def test_a_table3_column_group_has_our_metrics_and_the_papers_labelled_as_such(monkeypatch, tmp_path):
+    monkeypatch.setenv("RL2_COURSE_ASSETS", str(tmp_path / "no-assets"))    # no RL² checkpoint
+    rows = reproduce_table3(trials=2, seed=3, settings=["small"])
+    assert set(rows[0].evaluation.results) == {"random"}
+    assert "no pretrained rl2 checkpoint for maze small" in rows[0].missing["rl2"]
+    text = table3_markdown(rows)
+    header = text.splitlines()[0]
+    assert "small: Random | small: RL² | small: RL², paper" in header and "large" not in header
+    assert "| length of successful episodes | 1 |" in text and "| 52.4 ± 1.3 |" in text
+    assert "| — | 99.3 % |" in text and "91.7 %" in text and "not ours" in text
+    assert table3_markdown(reproduce_table3(trials=2, seed=3, settings=["small"])) == text
+
+
+def test_reproduce_table3_quick_from_the_command_line_writes_strict_json(monkeypatch, tmp_path, capsys):
+    from rl2_course import reproduce
+    from rl2_course.cli import main
+    from rl2_course.envs.maze import doom_processes
+
+    monkeypatch.setenv("RL2_COURSE_ASSETS", str(tmp_path / "no-assets"))
+    monkeypatch.setattr(reproduce, "QUICK_TRIALS_MAZE", {"small": 2, "large": 1})
+    assert main(["reproduce", "table3", "--quick", "--seed", "2", "--out", str(tmp_path / "out")]) == 0
+    assert "RL², paper" in capsys.readouterr().out
+    assert (tmp_path / "out" / "table3.md").read_text().startswith("| metric | episode |")
+    data = json.loads((tmp_path / "out" / "table3.json").read_text())
+    json.dumps(data, allow_nan=False)                     # no NaN: nulls where nothing succeeded
+    assert data["table"] == "table3" and data["seed"] == 2 and "wall_seconds" in data
+    assert [(r["size"], r["cells"], r["trials"]) for r in data["rows"]] == [("small", 5, 2), ("large", 9, 1)]
+    for row in data["rows"]:
+        assert set(row["results"]) == {"random"} and set(row["missing"]) == {"rl2"}
+        assert set(row["results"]["random"]) == {"length", "length_stderr", "success", "improved"}
+        assert row["paper"]["rl2"]["success"] == list(paper.TABLE3[row["size"]]["success"])
+    assert doom_processes(f"rl2-maze-{os.getpid()}-") == []
+
+
+@pytest.mark.slow
+def test_table3_fills_the_rl2_column_from_a_pretrained_maze_checkpoint(monkeypatch, tmp_path):
+    monkeypatch.setenv("RL2_COURSE_ASSETS", str(tmp_path / "assets"))
+    train(TrainConfig.for_maze("small", updates=1, trials_per_update=2, hidden_size=8, ppo_epochs=1,
+                               minibatches=1), tmp_path / "run", progress=False)
+    export_checkpoint(tmp_path / "run" / "checkpoint.pt",
+                      tmp_path / "assets" / "checkpoints" / "maze-small.pt")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)            # a busy 2-core machine makes 2 threads 20× slower here
+    try:
+        rows = reproduce_table3(trials=2, seed=1, settings=["small"])
+    finally:
+        torch.set_num_threads(threads)
+    assert set(rows[0].evaluation.results) == {"random", "rl2"} and rows[0].missing == {}
+    assert table3_json(rows, seed=1)["rows"][0]["missing"] == {}
+    assert "—" not in table3_markdown(rows).split("\n\n")[0]

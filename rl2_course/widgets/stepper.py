@@ -299,7 +299,7 @@ class TrialStepperWidget(widgets.VBox):
             ax.set_ylabel("probability")
             value = "n/a" if self.value is None else f"{self.value:.2f}"
             ax.set_title(f"{self.policy.name}: π(a | x≤t) that chose {action_label} "
-                         f"{self.last_action} at step {self.t}   ·   V = {value}",
+                         f"{self.last_action} at step {self.t}\nvalue estimate V = {value}",
                          fontsize="medium")
         ax.set_xlabel(action_label)
 
