@@ -132,6 +132,17 @@ def agent_seed(seed: int, chunk: int, name: str) -> np.random.SeedSequence:
     return np.random.SeedSequence([seed, chunk, zlib.crc32(name.encode())])
 
 
+def resolve_agents(agents: Sequence[str | Policy], make_agent: Callable[[str], Policy],
+                   checkpoint: str | Path | None = None) -> list[Policy]:
+    """The policies an evaluation runs: CLI names through ``make_agent``, ready policies as
+    they are; refuses an empty list and a ``checkpoint`` that no ``rl2`` agent would read."""
+    if not agents:
+        raise UsageError("no agents to evaluate")
+    if checkpoint is not None and "rl2" not in agents:
+        raise UsageError("--checkpoint is for the rl2 agent, but rl2 is not among the agents")
+    return [make_agent(a) if isinstance(a, str) else a for a in agents]
+
+
 def evaluate_bandit(arms: int, episodes: int, agents: Sequence[str | Policy], trials: int, seed: int,
                     *, keep_records: bool = False, progress: bool | None = None,
                     make_agent: Callable[[str, int, int], Policy] = make_bandit_agent,
@@ -143,13 +154,9 @@ def evaluate_bandit(arms: int, episodes: int, agents: Sequence[str | Policy], tr
     RL² checkpoint that the name ``"rl2"`` loads (default: the pretrained one).
     """
     check_bandit_setting(arms, episodes, trials)
-    if not agents:
-        raise UsageError("no agents to evaluate")
     if checkpoint is not None:
-        if "rl2" not in agents:
-            raise UsageError("--checkpoint is for the rl2 agent, but rl2 is not among the agents")
         make_agent = functools.partial(make_agent, checkpoint=checkpoint)
-    policies = [make_agent(a, arms, episodes) if isinstance(a, str) else a for a in agents]
+    policies = resolve_agents(agents, lambda name: make_agent(name, arms, episodes), checkpoint)
     return evaluate_policies("bandit", {"arms": arms, "episodes": episodes},
                              lambda size: make_bandit_trials(arms, episodes, size), policies,
                              trials, seed, keep_records=keep_records, progress=progress,

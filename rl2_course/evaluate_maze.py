@@ -28,7 +28,7 @@ import numpy as np
 
 from rl2_course.envs import TrialEnv, make_maze_trials
 from rl2_course.errors import UsageError
-from rl2_course.evaluate import evaluate_policies, load_rl2_agent
+from rl2_course.evaluate import evaluate_policies, load_rl2_agent, resolve_agents
 from rl2_course.policy import Policy, UniformRandomPolicy
 from rl2_course.rollout import TrialRecord
 from rl2_course.settings import MAZE_EPISODES, MAZE_SETTINGS, MazeSetting, maze_setting
@@ -157,12 +157,8 @@ def evaluate_maze(size: str, agents: Sequence[str | Policy], trials: int, seed: 
     and agent; all are closed before this returns or raises.
     """
     check_maze_setting(size, trials)
-    if not agents:
-        raise UsageError("no agents to evaluate")
-    if checkpoint is not None and "rl2" not in agents:
-        raise UsageError("--checkpoint is for the rl2 agent, but rl2 is not among the agents")
-    policies = [make_maze_agent(a, size, checkpoint=checkpoint) if isinstance(a, str) else a
-                for a in agents]
+    policies = resolve_agents(
+        agents, lambda name: make_maze_agent(name, size, checkpoint=checkpoint), checkpoint)
     envs: dict[int, TrialEnv] = {}
 
     def make_env(batch: int) -> TrialEnv:

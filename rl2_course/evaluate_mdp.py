@@ -15,7 +15,8 @@ from typing import Sequence
 
 from rl2_course.envs import make_mdp_trials
 from rl2_course.errors import UsageError
-from rl2_course.evaluate import Evaluation, evaluate_policies, load_rl2_agent
+from rl2_course.evaluate import (Evaluation, evaluate_policies, load_rl2_agent,
+                                 resolve_agents)
 from rl2_course.policy import Policy
 from rl2_course.settings import MDP_ACTIONS, MDP_HORIZON, MDP_STATES
 
@@ -68,12 +69,8 @@ def evaluate_mdp(episodes: int, agents: Sequence[str | Policy], trials: int, see
     ``{"env": "mdp", "episodes": n, "trials": T, "seed": S, "results": {agent: {"mean", "stderr"}}}``.
     """
     check_mdp_setting(episodes, trials)
-    if not agents:
-        raise UsageError("no agents to evaluate")
-    if checkpoint is not None and "rl2" not in agents:
-        raise UsageError("--checkpoint is for the rl2 agent, but rl2 is not among the agents")
-    policies = [make_mdp_agent(a, episodes, checkpoint=checkpoint) if isinstance(a, str) else a
-                for a in agents]
+    policies = resolve_agents(
+        agents, lambda name: make_mdp_agent(name, episodes, checkpoint=checkpoint), checkpoint)
     return evaluate_policies("mdp", {"episodes": episodes},
                              lambda size: make_mdp_trials(episodes, size, STATES, ACTIONS, HORIZON),
                              policies, trials, seed, keep_records=keep_records, progress=progress,

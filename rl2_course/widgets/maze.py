@@ -229,13 +229,9 @@ class MazeTrialStepper(TrialStepperWidget):
         return MazeTrialRecorder(self.size, self.time_limit)
 
     def _make_comparison(self, name: str) -> Policy:
-        from rl2_course.errors import UsageError
         from rl2_course.evaluate_maze import make_maze_agent
 
-        try:
-            return make_maze_agent(name, self.size)
-        except UsageError as err:
-            raise ValueError(str(err)) from None
+        return make_maze_agent(name, self.size)
 
     def _check_policy(self, policy: Policy) -> None:
         model = getattr(policy, "model", None)

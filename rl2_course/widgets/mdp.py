@@ -109,12 +109,8 @@ class MDPTrialStepper(TrialStepperWidget):
 
     def _make_comparison(self, name: str) -> Policy:
         from rl2_course.evaluate_mdp import make_mdp_agent
-        from rl2_course.errors import UsageError
 
-        try:
-            return make_mdp_agent(name, self.episodes)
-        except UsageError as err:
-            raise ValueError(str(err)) from None
+        return make_mdp_agent(name, self.episodes)
 
     def _check_policy(self, policy: Policy) -> None:
         model = getattr(policy, "model", None)

@@ -91,7 +91,8 @@ class TrialStepperWidget(widgets.VBox):
             try:
                 other = self._make_comparison(entry) if isinstance(entry, str) else entry
                 self._check_policy(other)
-            except ValueError as err:        # e.g. BayesOptimalTooLarge, a policy of another size
+            except ValueError as err:    # UsageError (unknown name, no checkpoint), a DP too
+                                         # large to solve, a policy built for another size
                 notes[name] = str(err)
                 continue
             self._compare_policies[name] = other
@@ -113,7 +114,8 @@ class TrialStepperWidget(widgets.VBox):
         return None
 
     def _make_comparison(self, name: str) -> Policy:
-        """The comparison agent called ``name`` (ValueError: not available here)."""
+        """The comparison agent called ``name`` (a ValueError, `UsageError` included, means not
+        available here: the widget then shows the message instead of the agent)."""
         raise NotImplementedError
 
     def _check_policy(self, policy: Policy) -> None:
