@@ -178,8 +178,11 @@ def test_close_ends_every_doom_process_and_removes_the_files():
     assert doom_processes(directory) == [] and not directory.exists()
 
 
+# The child acts like an interactive Python: Ctrl-C raises KeyboardInterrupt. (A process that a
+# non-interactive shell starts in the background inherits SIGINT *ignored*, as CI runners may.)
 _CHILD = textwrap.dedent("""
-    import sys, time
+    import signal, sys, time
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     from rl2_course.envs.maze import MazeTasks
     env = MazeTasks(2, 5)
     env.reset(seed=0)
