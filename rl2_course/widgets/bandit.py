@@ -36,7 +36,7 @@ import traitlets
 
 from rl2_course.envs import make_bandit_trials
 from rl2_course.policy import Policy
-from rl2_course.rollout import TrialStepper
+from rl2_course.rollout import TrialRecord, TrialStepper
 from rl2_course.widgets.stepper import TaskInputError, TrialStepperWidget
 
 #: comparison agents drawn beside the stepped one by default
@@ -179,8 +179,7 @@ class BanditTrialStepper(TrialStepperWidget):
             raise ValueError(f"{policy.name!r} was built for n={policy_episodes} pulls, "
                              f"not {self.episodes}")
 
-    def _publish_task(self, stepper: TrialStepper) -> None:
-        record = stepper.record()
+    def _publish_task(self, stepper: TrialStepper, record: TrialRecord) -> None:
         actions, rewards = record.actions[0], record.rewards[0]
         self.pulls = [int(v) for v in np.bincount(actions, minlength=self.arms)]
         self.successes = [int(round(v)) for v in

@@ -37,7 +37,7 @@ from rl2_course.envs.maze import (ACTION_NAMES, OBS_SHAPE, block_edges, cell_cen
                                   observation_image, position_to_cell)
 from rl2_course.envs.maze_generator import Maze
 from rl2_course.policy import Policy
-from rl2_course.rollout import TrialStepper
+from rl2_course.rollout import TrialRecord, TrialStepper
 from rl2_course.settings import MAZE_EPISODES
 from rl2_course.widgets.stepper import TrialStepperWidget
 
@@ -247,7 +247,7 @@ class MazeTrialStepper(TrialStepperWidget):
             raise ValueError(f"{policy.name!r} chooses among {actions} actions; the maze has "
                              f"{len(ACTION_NAMES)}")
 
-    def _publish_task(self, stepper: TrialStepper) -> None:
+    def _publish_task(self, stepper: TrialStepper, record: TrialRecord) -> None:
         env: MazeTrialRecorder = stepper.env
         tasks = env.task_env
         x, y = env.paths[-1][-1][1:]

@@ -26,7 +26,7 @@ import traitlets
 
 from rl2_course.envs import make_mdp_trials
 from rl2_course.policy import Policy
-from rl2_course.rollout import TrialStepper
+from rl2_course.rollout import TrialRecord, TrialStepper
 from rl2_course.settings import MDP_ACTIONS, MDP_HORIZON, MDP_STATES
 from rl2_course.widgets.stepper import TrialStepperWidget
 
@@ -123,7 +123,7 @@ class MDPTrialStepper(TrialStepperWidget):
             raise ValueError(f"{policy.name!r} was built for n={episodes} episodes, "
                              f"not {self.episodes}")
 
-    def _publish_task(self, stepper: TrialStepper) -> None:
+    def _publish_task(self, stepper: TrialStepper, record: TrialRecord) -> None:
         if stepper.t == 0:
             self._states_seen = []
         state = int(np.asarray(stepper.x)[0, :self.states].argmax())
@@ -132,9 +132,8 @@ class MDPTrialStepper(TrialStepperWidget):
         seen = np.asarray(self._states_seen[:stepper.t], dtype=np.int64)
         self.state = state
         self.visit_counts = [int(v) for v in np.bincount(seen, minlength=self.states)]
-        self.episode = min(stepper.t // self.horizon, self.episodes) if not stepper.done else self.episodes
-        self.episode_returns = [float(r) for r in
-                                episode_returns(stepper.record().rewards[0], self.horizon)]
+        self.episode = self.episodes if stepper.done else stepper.t // self.horizon
+        self.episode_returns = [float(r) for r in episode_returns(record.rewards[0], self.horizon)]
         self.comparison_episode_returns = {
             name: [float(r) for r in episode_returns(s.record().rewards[0], self.horizon)]
             for name, s in self._steppers.items() if name != "agent"}

@@ -21,7 +21,7 @@ import traitlets
 
 from rl2_course.envs import TrialEnv
 from rl2_course.policy import Policy
-from rl2_course.rollout import TrialStepper
+from rl2_course.rollout import TrialRecord, TrialStepper
 
 
 class TaskInputError(ValueError):
@@ -121,8 +121,9 @@ class TrialStepperWidget(widgets.VBox):
     def _check_policy(self, policy: Policy) -> None:
         """Raise ValueError when ``policy`` was built for another task family than this one."""
 
-    def _publish_task(self, stepper: TrialStepper) -> None:
-        """Copy the task-specific state of the agent's stepper into traitlets."""
+    def _publish_task(self, stepper: TrialStepper, record: TrialRecord) -> None:
+        """Copy the task-specific state of the agent's stepper into traitlets (``record`` is
+        ``stepper.record()``, already built for the common traitlets)."""
 
     def _task_line(self) -> str:
         """One line of HTML that says which agent plays which task."""
@@ -242,7 +243,7 @@ class TrialStepperWidget(widgets.VBox):
         self.comparison_reward = {name: h[-1] for name, h in self._history.items()
                                   if name != "agent"}
         self.done = agent.done
-        self._publish_task(agent)
+        self._publish_task(agent, record)
 
     def _on_play(self, change: dict) -> None:
         if self._syncing:
