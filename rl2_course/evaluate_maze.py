@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+import torch
 
 from rl2_course.envs import TrialEnv, make_maze_trials
 from rl2_course.errors import UsageError
@@ -166,11 +167,16 @@ def evaluate_maze(size: str, agents: Sequence[str | Policy], trials: int, seed: 
             envs[batch] = make_maze_trials(size, batch)
         return envs[batch]
 
+    # One torch thread, as in training: the same numbers on every machine, and the cores are
+    # left to the Doom processes (a second torch thread made evaluation many times slower).
+    torch_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
     try:
         evaluation = evaluate_policies("maze", {"size": size}, make_env, policies, trials, seed,
                                        keep_records=True, progress=progress,
                                        work=trials * 10_000, chunk_trials=chunk_trials)
     finally:
+        torch.set_num_threads(torch_threads)
         for env in envs.values():
             env.close()
     return MazeEvaluation(size, trials, seed,

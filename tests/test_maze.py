@@ -168,6 +168,26 @@ def test_same_seed_same_mazes_targets_starts_and_a_trial_is_two_episodes_in_one_
         assert terminated.all() and episodes == 4 and x.shape == (2, trial.layout.size)
 
 
+def test_the_thread_count_changes_the_speed_never_the_numbers():
+    """Each Doom process is driven by its own thread while it renders; rows share nothing, so
+    one thread and four must give the same frames, positions and rewards, step for step."""
+    runs = []
+    for threads in (1, 4):
+        with MazeTasks(4, 5, time_limit=8, threads=threads) as env:
+            assert env.threads == threads
+            env.reset(seed=3)
+            frames, rewards = [env.start_episodes()], []
+            for action in np.random.default_rng(1).integers(0, 3, size=(10, 4)):
+                obs, reward, *_ = env.step(action)
+                frames.append(obs)
+                rewards.append(reward)
+            runs.append((np.stack(frames), np.stack(rewards), env.position.copy()))
+    for one, four in zip(*runs):
+        assert np.array_equal(one, four)
+    with pytest.raises(ValueError, match="threads"):
+        MazeTasks(2, 5, threads=0)
+
+
 def test_close_ends_every_doom_process_and_removes_the_files():
     env = MazeTasks(3, 5)
     env.reset(seed=0)
