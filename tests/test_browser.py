@@ -49,7 +49,7 @@ def _maze_stepper():
     from rl2_course.evaluate_maze import make_maze_agent
     from rl2_course.widgets import MazeTrialStepper
 
-    return MazeTrialStepper(make_maze_agent("random", "small"), "small", seed=4, auto_draw=False)
+    return MazeTrialStepper(make_maze_agent("rl2", "small"), "small", seed=4, auto_draw=False)
 
 
 #: chapter -> the widget its stepper cell builds (same agent, task and seed), made in this process

@@ -84,3 +84,22 @@ def test_bad_requests_are_one_line_errors_with_status_2(args, words, capsys, mon
     assert main(["evaluate", "maze", *args]) == 2
     err = capsys.readouterr().err.strip()
     assert words in err and len(err.splitlines()) == 1
+
+
+# -- the pretrained agents in assets/ -------------------------------------------------------------
+
+def test_the_pretrained_small_maze_agent_finds_more_targets_than_the_random_agent():
+    """maze-small.pt is far below the paper (assets/checkpoints/README.md) but must stay well
+    above chance: on 16 mazes it reaches more targets than the random agent, in each episode."""
+    evaluation = evaluate_maze("small", ["rl2", "random"], trials=16, seed=2, progress=False)
+    rl2, random = (evaluation.results[name] for name in ("rl2", "random"))
+    assert all(ours > theirs for ours, theirs in zip(rl2.success_rate, random.success_rate))
+
+
+@pytest.mark.parametrize("size", ["small", "large"])
+def test_the_pretrained_maze_agents_run_from_the_cli(size, capsys):
+    assert main(["evaluate", "maze", "--size", size, "--agents", "rl2", "--trials", "2",
+                 "--seed", "0", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["size"] == size and set(result["results"]) == {"rl2"}
+    assert len(result["results"]["rl2"]["success"]) == 2
