@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-import torch
 
 from rl2_course.envs import TrialEnv, make_maze_trials
 from rl2_course.errors import UsageError
@@ -33,6 +32,7 @@ from rl2_course.evaluate import evaluate_policies, load_rl2_agent, resolve_agent
 from rl2_course.policy import Policy, UniformRandomPolicy
 from rl2_course.rollout import TrialRecord
 from rl2_course.settings import MAZE_EPISODES, MAZE_SETTINGS, MazeSetting, maze_setting
+from rl2_course.train import fixed_torch_threads
 
 #: trials stepped together: one Doom process each (about 8 reach the machine's full speed)
 CHUNK_TRIALS = 8
@@ -169,14 +169,12 @@ def evaluate_maze(size: str, agents: Sequence[str | Policy], trials: int, seed: 
 
     # One torch thread, as in training: the same numbers on every machine, and the cores are
     # left to the Doom processes (a second torch thread made evaluation many times slower).
-    torch_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
     try:
-        evaluation = evaluate_policies("maze", {"size": size}, make_env, policies, trials, seed,
-                                       keep_records=True, progress=progress,
-                                       work=trials * 10_000, chunk_trials=chunk_trials)
+        with fixed_torch_threads(1):
+            evaluation = evaluate_policies("maze", {"size": size}, make_env, policies, trials,
+                                           seed, keep_records=True, progress=progress,
+                                           work=trials * 10_000, chunk_trials=chunk_trials)
     finally:
-        torch.set_num_threads(torch_threads)
         for env in envs.values():
             env.close()
     return MazeEvaluation(size, trials, seed,

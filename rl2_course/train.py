@@ -534,19 +534,30 @@ def _load_state(path: Path, config: TrainConfig) -> _RunState:
 
 
 @contextmanager
+def fixed_torch_threads(threads: int) -> Iterator[None]:
+    """torch uses ``threads`` CPU threads inside the block (its float sums, and so a run's
+    numbers, depend on the count); the previous count is restored afterwards."""
+    old_threads = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old_threads)
+
+
+@contextmanager
 def _deterministic_torch(threads: int, device: str = "cpu") -> Iterator[None]:
     """Fixed thread count + deterministic kernels for the run; restored afterwards.
 
     Only on the CPU: cuDNN's GRU has no deterministic backward pass, so a GPU run is fast but
     not bit-reproducible (the pretrained assets say which device trained them).
     """
-    old_threads, old_det = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
-    torch.set_num_threads(threads)
+    old_det = torch.are_deterministic_algorithms_enabled()
     torch.use_deterministic_algorithms(device == "cpu")
     try:
-        yield
+        with fixed_torch_threads(threads):
+            yield
     finally:
-        torch.set_num_threads(old_threads)
         torch.use_deterministic_algorithms(old_det)
 
 
@@ -702,6 +713,6 @@ def _atomic_write_text(path: Path, text: str) -> None:
         raise
 
 
-__all__ = ["LOG_COLUMNS", "TrainConfig", "TrainResult", "TrialBatch", "collect_trials",
+__all__ = ["LOG_COLUMNS", "fixed_torch_threads", "TrainConfig", "TrainResult", "TrialBatch", "collect_trials",
            "compute_gae", "env_seed", "parse_overrides", "ppo_update", "read_log", "schedule",
            "train"]
