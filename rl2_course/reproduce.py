@@ -53,8 +53,8 @@ QUICK_TRIALS_MDP = {10: 500, 25: 200, 50: 100, 75: 60, 100: 50}
 TABLE3_SETTINGS: tuple[str, ...] = tuple(paper.TABLE3)
 TABLE3_AGENTS = ("random", "rl2")
 TABLE3_TITLES = {"random": "Random", "rl2": "RL²"}
-#: trials per maze size with --quick: a random agent's trial is 500 (small) or 1000 (large)
-#: decisions, about 3,000 a second with rendering, so both sizes take well under two minutes
+#: trials per maze size with --quick: a random agent's trial is up to 1,000 (small) or 3,000
+#: (large) decisions, about 2,500 a second with rendering, so both sizes take a few minutes
 QUICK_TRIALS_MAZE = {"small": 64, "large": 32}
 
 
@@ -253,8 +253,9 @@ def table3_markdown(rows: list[MazeTableRow]) -> str:
                  f"({limits} decisions); improved: share of trials whose second "
                  f"episode is shorter than the first (a failed episode counts as the full "
                  f"limit). \"RL², paper\": the paper's numbers ({paper.CITATION}, Table 3), not "
-                 f"ours. —: no number (no pretrained RL² checkpoint "
-                 f"assets/checkpoints/maze-SIZE.pt yet).")
+                 f"ours." + (" —: no number (no pretrained RL² checkpoint "
+                             "assets/checkpoints/maze-SIZE.pt yet)." if any(r.missing for r in rows)
+                             else ""))
     return "\n".join(lines)
 
 

@@ -97,7 +97,7 @@ def test_the_pretrained_small_maze_agent_finds_more_targets_than_the_random_agen
 
 
 def test_the_pretrained_maze_agents_load_and_run_from_the_cli(capsys):
-    # the large agent's trials are up to 1,000 decisions, too slow to play here: the test
+    # the large agent's trials are up to 3,000 decisions, too slow to play here: the test
     # loads it (its checkpoint must match the large maze); `reproduce table3` plays it
     assert make_maze_agent("rl2", "large") is not None
     assert main(["evaluate", "maze", "--size", "small", "--agents", "rl2", "--trials", "2",

@@ -230,3 +230,48 @@ def test_no_doom_process_survives_its_python_process(how, tmp_path):
     finally:
         if child.poll() is None:
             child.kill()
+
+
+# -- the scripted explorer (a yardstick that reads the map) ---------------------------------------
+
+def test_explorer_routes_walk_the_maze_and_end_at_the_target():
+    from rl2_course.envs.maze_explorer import exploration_route, shortest_route
+
+    for seed in range(10):
+        maze, rng = generate_maze(5, 5, seed), np.random.default_rng(seed)
+        start, target = (0, 0), (4, 4)
+        path = shortest_route(maze, start, target)
+        assert path[0] == start and path[-1] == target
+        assert len(path) - 1 == cell_distances(maze, start)[target]
+        walk = exploration_route(maze, start, target, rng)
+        assert walk[0] == start and walk[-1] == target and walk.count(target) == 1
+        assert all(b in maze.passages(a) for a, b in zip(walk, walk[1:]))      # no jumps
+        assert set(path) <= set(walk) and len(walk) >= len(path)
+
+
+def test_the_explorer_rides_to_the_target_in_doom():
+    from rl2_course.envs.maze_explorer import exploration_route, ride_routes, shortest_route
+
+    with MazeTasks(2, 3, time_limit=400, threads=1) as env:
+        env.reset(seed=4)
+        env.start_episodes()
+        cells = [(tuple(env.starts[b]), tuple(env.targets[b])) for b in range(2)]
+        rng = np.random.default_rng(0)
+        explore, ok1 = ride_routes(env, [exploration_route(env.mazes[b], *cells[b], rng) for b in range(2)])
+        env.start_episodes()
+        cells = [(tuple(env.starts[b]), tuple(env.targets[b])) for b in range(2)]
+        shortest, ok2 = ride_routes(env, [shortest_route(env.mazes[b], *cells[b]) for b in range(2)])
+    assert ok1.all() and ok2.all()
+    # each cell of the way costs a few forward decisions (about 112 map units per cell)
+    for b, (length, (start, target)) in enumerate(zip(shortest, cells)):
+        assert length >= 2 * cell_distances(env.mazes[b], start)[target]
+    assert (explore > 0).all()
+
+
+def test_explorer_trials_are_seeded_and_episode_2_takes_the_short_way():
+    from rl2_course.envs.maze_explorer import explorer_trials
+
+    first, again = explorer_trials("small", 3, seed=2), explorer_trials("small", 3, seed=2)
+    assert np.array_equal(first["lengths"], again["lengths"]) and first["success"].all()
+    assert first["lengths"].shape == (3, 2)
+    assert not np.array_equal(first["lengths"], explorer_trials("small", 3, seed=3)["lengths"])

@@ -37,9 +37,10 @@ wrapper concatenates flat observations; `observation_image` turns it back into a
 * −0.001 for bumping into a wall (`WALL_PENALTY`, the paper's value): a forward step that
   moved the player less than `BUMP_DISTANCE` map units.
 
-**Time limit**: 250 decisions per episode in the small maze, 500 in the large one
-(`settings.MAZE_SETTINGS`; our choice, about five times the paper's mean episode-1
-lengths of 52 and 180 steps). Running out ends the episode with ``truncated=True``.
+**Time limit**: 500 decisions per episode in the small maze, 1,500 in the large one
+(`settings.MAZE_SETTINGS`; the paper gives none). They are our choice, measured: a scripted
+explorer that knows the layout (`rl2_course.envs.maze_explorer`) finishes every episode 1 of
+`benchmarks/maze_oracle.py` within them. Running out ends the episode with ``truncated=True``.
 
 **Position** (x, y, angle) comes from ViZDoom's game variables. It is used for the reward,
 the metrics and the widget's map, and is returned in ``info``, never in the observation.
