@@ -25,7 +25,9 @@ import numpy as np                     # noqa: E402
 
 from rl2_course.envs.maze import FRAME_SKIP, TURN_DEGREES  # noqa: E402
 from rl2_course.envs.maze_explorer import explorer_trials  # noqa: E402
+from rl2_course.evaluate_maze import MazeMetrics  # noqa: E402
 from rl2_course.settings import maze_setting  # noqa: E402
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -45,18 +47,19 @@ def main() -> None:
     improved = {}
     for size, mazes in zip(sizes, counts):
         limit = maze_setting(size).time_limit
-        result = explorer_trials(size, mazes, args.seed, time_limit=4 * limit)
+        result = MazeMetrics(**explorer_trials(size, mazes, args.seed, time_limit=4 * limit))
         for episode, what in enumerate(("depth-first search, target unknown",
                                         "shortest path, target known")):
-            length, ok = result["lengths"][:, episode], result["success"][:, episode]
+            length, ok = result.lengths[:, episode], result.success[:, episode]
             done = length[ok]
-            print(f"| {size} | {limit} | {episode + 1} | {what} | {mazes} | {done.mean():.1f} | "
+            print(f"| {size} | {limit} | {episode + 1} | {what} | {mazes} | {result.mean_length[episode]:.1f} | "
                   f"{np.median(done):.0f} | {np.percentile(done, 90):.0f} | {done.max()} | "
                   f"{ok.mean():.0%} | {(ok & (length <= limit)).mean():.0%} |")
-        improved[size] = (result["lengths"][:, 1] < result["lengths"][:, 0]).mean()
+        improved[size] = result.improved
     print()
     print("Episode 2 shorter than episode 1 (Table 3's \"improved\"; a fresh start can lie farther "
           "from the target): " + ", ".join(f"{size} {share:.0%}" for size, share in improved.items()))
+
 
 if __name__ == "__main__":
     main()

@@ -268,7 +268,7 @@ def test_the_explorer_rides_to_the_target_in_doom():
     assert (explore > 0).all()
 
 
-def test_explorer_trials_are_seeded_and_episode_2_takes_the_short_way():
+def test_explorer_trials_are_seeded_and_reach_every_target():
     from rl2_course.envs.maze_explorer import explorer_trials
 
     first, again = explorer_trials("small", 3, seed=2), explorer_trials("small", 3, seed=2)

@@ -21,12 +21,10 @@ easier to read beside its numbers.
 from __future__ import annotations
 
 import math
-from collections import deque
-
 import numpy as np
 
 from rl2_course.envs.maze import TURN_DEGREES, MazeTasks, cell_center
-from rl2_course.envs.maze_generator import Cell, Maze
+from rl2_course.envs.maze_generator import Cell, Maze, cell_distances
 from rl2_course.settings import MAZE_EPISODES, maze_setting
 
 #: a cell centre counts as passed when the player is this close to it (map units); the corridor
@@ -58,20 +56,14 @@ def exploration_route(maze: Maze, start: Cell, target: Cell, rng: np.random.Gene
 
 
 def shortest_route(maze: Maze, start: Cell, target: Cell) -> list[Cell]:
-    """The cells of the one path from ``start`` to ``target`` (breadth-first search)."""
-    previous: dict[Cell, Cell | None] = {start: None}
-    queue = deque([start])
-    while queue:
-        cell = queue.popleft()
-        for nxt in maze.passages(cell):
-            if nxt not in previous:
-                previous[nxt] = cell
-                queue.append(nxt)
-    route, cell = [], target
-    while cell is not None:
-        route.append(cell)
-        cell = previous[cell]
-    return route[::-1]
+    """The cells of the shortest path from ``start`` to ``target``: from each cell, the
+    neighbour one step closer to the target (`cell_distances` from the target)."""
+    to_target = cell_distances(maze, target)
+    route = [start]
+    while route[-1] != target:
+        route.append(next(n for n in maze.passages(route[-1])
+                          if to_target[n] == to_target[route[-1]] - 1))
+    return route
 
 
 def steer(position: np.ndarray, angle: float, waypoint: Cell) -> int:
@@ -98,9 +90,10 @@ def ride_routes(env: MazeTasks, routes: list[list[Cell]]) -> tuple[np.ndarray, n
         for b in np.nonzero(running)[0]:
             route = routes[b]
             # pass every waypoint already reached (never the last: the target ends the episode)
-            while nxt[b] < len(route) - 1 and math.dist(env.position[b], cell_center(route[nxt[b]])) < WAYPOINT_RADIUS:
+            while (nxt[b] < len(route) - 1
+                   and math.dist(env.position[b], cell_center(route[nxt[b]])) < WAYPOINT_RADIUS):
                 nxt[b] += 1
-            actions[b] = steer(env.position[b], float(env.angle[b]), route[min(nxt[b], len(route) - 1)])
+            actions[b] = steer(env.position[b], float(env.angle[b]), route[nxt[b]])
         _, _, terminated, truncated, _ = env.step(actions)
         length += running
         reached |= terminated
@@ -113,8 +106,9 @@ def explorer_trials(size: str, mazes: int, seed: int, *, time_limit: int | None 
     """The explorer in ``mazes`` random mazes of ``size``: episode 1 by depth-first search,
     episode 2 (same maze and target, a fresh start) by the shortest path.
 
-    Returns ``lengths`` (mazes, 2) decisions and ``success`` (mazes, 2) booleans, as
-    `MazeMetrics` holds them for an agent. ``time_limit`` defaults to the size's own.
+    Returns ``lengths`` (mazes, 2) decisions and ``success`` (mazes, 2) booleans, the fields of
+    `rl2_course.evaluate_maze.MazeMetrics` (``MazeMetrics(**result)`` gives Table 3's metrics).
+    ``time_limit`` defaults to the size's own.
     """
     setting = maze_setting(size)
     limit = setting.time_limit if time_limit is None else int(time_limit)
