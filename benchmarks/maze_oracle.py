@@ -36,9 +36,19 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     sizes = args.sizes.split(",")
-    counts = [int(m) for m in args.mazes.split(",")]
+    try:
+        counts = [int(m) for m in args.mazes.split(",")]
+    except ValueError:
+        parser.error(f"--mazes takes whole numbers separated by commas, got {args.mazes!r}")
     if len(counts) != len(sizes):
         parser.error("give one --mazes number per size")
+    if min(counts) < 1:
+        parser.error("--mazes must be at least 1 per size")
+    for size in sizes:
+        try:
+            maze_setting(size)
+        except ValueError as err:
+            parser.error(str(err))
     print(f"Scripted explorer with the map and its position; frame skip {FRAME_SKIP}, "
           f"turns of {TURN_DEGREES:g}°; seed {args.seed}")
     print()
