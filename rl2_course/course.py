@@ -92,6 +92,26 @@ def make_student_notebook(nb: NotebookNode) -> NotebookNode:
     return student
 
 
+def unsolved_check_problem(cell: NotebookNode, outputs: list) -> str | None:
+    """Why a check cell of a learner's copy did not fail as it must on the unsolved stub, or None.
+
+    A learner's check cell is tagged ``raises-exception`` so that nbval runs on past it, and
+    nbval accepts such a cell whether it raises or not. The course needs more: on the stub it
+    must raise NotImplementedError. A check that passes checks nothing, and any other error
+    means the chapter broke before the learner's function was called. ``outputs`` are the
+    cell's outputs from this run (nbformat dicts). Cells that are not such checks give None.
+    """
+    tags = cell.metadata.get("tags", [])
+    if CHECK_TAG not in tags or RAISES_TAG not in tags:
+        return None
+    errors = [o for o in outputs if o.get("output_type") == "error"]
+    if not errors:
+        return "the check passed on the unsolved stub, so it checks nothing"
+    if errors[0]["ename"] != "NotImplementedError":
+        return f"the check raised {errors[0]['ename']}: {errors[0]['evalue']} (expected NotImplementedError)"
+    return None
+
+
 def _replace_solutions(source: str, index: int) -> str:
     out: list[str] = []
     inside = False

@@ -1,10 +1,11 @@
 """The trial-stepper widget in a real browser: JupyterLab + Playwright driving Debian's chromium.
 
-Starts JupyterLab from this environment on a free localhost port with a token, opens a copy of
-a chapter's solution notebook (02: the bandit stepper, 03: the MDP stepper, 04: the maze
-stepper), runs all cells, then clicks Reset and Step three times and checks that the widget
-shows what the Python object says after the same clicks. Screenshots go to
-``tests/artifacts/`` (git-ignored).
+Starts one JupyterLab from this environment on a free localhost port with a token, and for each
+trial stepper (bandit, MDP, maze) opens a small notebook that builds it exactly as its chapter
+(02, 03, 04) does and plays the trial to its end, runs all cells, then clicks Reset and Step
+three times and checks that the widget shows what the Python object says after the same
+clicks. The chapters themselves run in nbval; here only the widgets meet a browser.
+Screenshots go to ``tests/artifacts/`` (git-ignored).
 
 Needs ``/usr/bin/chromium`` (``make test`` installs it with apt when run as root) and the
 ``playwright`` package (pinned in the test extras; it drives the system browser, so nothing is
@@ -31,30 +32,44 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "tests" / "artifacts"
 
-def _bandit_stepper():
-    from rl2_course.evaluate import make_bandit_agent
-    from rl2_course.widgets import BanditTrialStepper
-
-    return BanditTrialStepper(make_bandit_agent("rl2", 5, 10), 5, 10, seed=11, auto_draw=False)
-
-
-def _mdp_stepper():
-    from rl2_course.evaluate_mdp import make_mdp_agent
-    from rl2_course.widgets import MDPTrialStepper
-
-    return MDPTrialStepper(make_mdp_agent("rl2", 10), 10, seed=5, auto_draw=False)
-
-
-def _maze_stepper():
-    from rl2_course.evaluate_maze import make_maze_agent
-    from rl2_course.widgets import MazeTrialStepper
-
-    return MazeTrialStepper(make_maze_agent("rl2", "small"), "small", seed=4, auto_draw=False)
+#: widget -> (imports, the stepper its chapter builds: same agent, task and seed; {draw} is
+#: empty in the notebook and ", auto_draw=False" for the copy made in this process)
+WIDGETS = {
+    "bandit": ("from rl2_course.evaluate import make_bandit_agent\n"
+               "from rl2_course.widgets import BanditTrialStepper",
+               'BanditTrialStepper(make_bandit_agent("rl2", 5, 10), 5, 10, seed=11{draw})'),    # chapter 02
+    "mdp": ("from rl2_course.evaluate_mdp import make_mdp_agent\n"
+            "from rl2_course.widgets import MDPTrialStepper",
+            'MDPTrialStepper(make_mdp_agent("rl2", 10), 10, seed=5{draw})'),                    # chapter 03
+    "maze": ("from rl2_course.evaluate_maze import make_maze_agent\n"
+             "from rl2_course.widgets import MazeTrialStepper",
+             'MazeTrialStepper(make_maze_agent("rl2", "small"), "small", seed=4{draw})'),       # chapter 04
+}
 
 
-#: chapter -> the widget its stepper cell builds (same agent, task and seed), made in this process
-CHAPTERS = {"02-rl2-on-bandits.ipynb": _bandit_stepper, "03-tabular-mdps.ipynb": _mdp_stepper,
-            "04-visual-maze.ipynb": _maze_stepper}
+def _make_stepper(widget: str):
+    imports, build = WIDGETS[widget]
+    namespace: dict = {}
+    exec(imports, namespace)
+    return eval(build.format(draw=", auto_draw=False"), namespace)
+
+
+def _write_notebook(widget: str, folder: Path) -> str:
+    """A notebook that shows the stepper and plays its trial to the end, as the chapter does."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    imports, build = WIDGETS[widget]
+    cells = [new_code_cell(f"{imports}\nfrom IPython.display import display"),
+             new_code_cell(f"stepper = {build.format(draw='')}\ndisplay(stepper)"),
+             new_code_cell("stepper.play_to_end()")]
+    nb = new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                            "language": "python"}})
+    name = f"{widget}-stepper.ipynb"
+    nbformat.write(nb, folder / name)
+    return name
+
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -91,18 +106,18 @@ def _lab_settings(directory: Path) -> Path:
     return directory
 
 
-@pytest.fixture(params=list(CHAPTERS))
-def lab(request, tmp_path):
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """One JupyterLab for the module, serving a notebook per widget (copies in a temporary folder)."""
     missing = _requirements()
     if missing:
         if IN_CI:
             pytest.fail(f"CI=true, so the browser test must run, but {missing}")
         pytest.skip(missing)
+    tmp_path = tmp_path_factory.mktemp("browser")
     port, token = _free_port(), uuid.uuid4().hex
-    # a copy of the chapter, so that nothing the browser does can touch the master notebook
     (tmp_path / "lab").mkdir()
-    chapter = request.param
-    shutil.copy(ROOT / "solutions" / chapter, tmp_path / "lab" / chapter)
+    notebooks = {widget: _write_notebook(widget, tmp_path / "lab") for widget in WIDGETS}
     command = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
                f"--ServerApp.token={token}", f"--ServerApp.root_dir={tmp_path / 'lab'}",
                f"--LabApp.user_settings_dir={_lab_settings(tmp_path / 'settings')}",
@@ -124,7 +139,7 @@ def lab(request, tmp_path):
                 assert server.poll() is None, (ARTIFACTS / "jupyterlab.log").read_text()[-2000:]
                 assert time.monotonic() < deadline, "JupyterLab did not start within 2 minutes"
                 time.sleep(0.5)
-        yield base, token, chapter
+        yield base, token, notebooks
     finally:
         os.killpg(server.pid, signal.SIGTERM)       # the server and the kernels it started
         try:
@@ -134,9 +149,9 @@ def lab(request, tmp_path):
         log.close()
 
 
-def _expected_after_three_steps(chapter: str) -> tuple[str, str]:
+def _expected_after_three_steps(widget: str) -> tuple[str, str]:
     """What the widget shows after Reset + 3 Steps, computed by the Python object itself."""
-    stepper = CHAPTERS[chapter]()
+    stepper = _make_stepper(widget)
     start = re.sub(r"<[^>]+>", "", stepper.counter.value)
     for _ in range(3):
         stepper.step()
@@ -145,20 +160,22 @@ def _expected_after_three_steps(chapter: str) -> tuple[str, str]:
     return start, after
 
 
-def test_step_three_times_in_jupyterlab(lab):
+@pytest.mark.parametrize("widget", list(WIDGETS))
+def test_step_three_times_in_jupyterlab(lab, widget):
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import expect, sync_playwright
 
-    base, token, chapter = lab
-    at_start, after_three = _expected_after_three_steps(chapter)
+    base, token, notebooks = lab
+    at_start, after_three = _expected_after_three_steps(widget)
     total = re.search(r"step 0 / (\d+)", at_start).group(1)
     assert f"step 3 / {total}" in after_three
-    shot = chapter.split("-")[0]
+    shot = widget
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         try:
-            page.goto(f"{base}/lab/tree/{chapter}?token={token}")
+            # a workspace of its own, so that the page shows this notebook only (not the last test's tabs)
+            page.goto(f"{base}/lab/workspaces/{widget}/tree/{notebooks[widget]}?reset&token={token}")
             page.locator(".jp-Notebook").first.wait_for(timeout=120_000)
             expect(page.locator(".jp-StatusBar-Widget", has_text="Idle").first).to_be_visible(
                 timeout=120_000)                                       # the kernel is up
@@ -170,7 +187,7 @@ def test_step_three_times_in_jupyterlab(lab):
                 select.click()
             except PlaywrightTimeout:
                 pass
-            # the chapter plays the trial to its end from code: the widget must show that first
+            # the notebook plays the trial to its end from code: the widget must show that first
             counter = page.locator(".widget-html-content", has_text="step ")
             expect(counter.first).to_contain_text("trial over", timeout=240_000)
             page.screenshot(path=str(ARTIFACTS / f"browser-{shot}-0-after-run-all.png"))
