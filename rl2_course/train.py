@@ -80,6 +80,8 @@ class TrainConfig:
     arms: int = 5                      # k: actions per step (a bandit's arms; an MDP's 5 actions)
     episodes: int = 10                 # n, episodes (= pulls) per trial
     size: str | None = None            # maze size ("small" or "large"); None for other envs
+    time_limit: int | None = None      # maze: decisions per episode; None = the size's own limit
+                                       # (settings.MAZE_SETTINGS). Shorter limits make a curriculum.
     seed: int = 0
     # network
     hidden_size: int = 128
@@ -170,6 +172,9 @@ class TrainConfig:
         for name in positive:
             if getattr(self, name) < 1:
                 raise UsageError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.time_limit is not None and (self.env != "maze" or self.time_limit < 1):
+            raise UsageError(f"time_limit is a maze's decisions per episode (at least 1), "
+                             f"got {self.time_limit} for env {self.env!r}")
         if self.bptt_length is not None and self.bptt_length < 1:
             raise UsageError(f"bptt_length must be at least 1 or None, got {self.bptt_length}")
         if not 0.0 <= self.gamma <= 1.0 or not 0.0 <= self.gae_lambda <= 1.0:
@@ -204,14 +209,16 @@ class TrainConfig:
     def make_env(self, num_trials: int | None = None) -> TrialEnv:
         size = num_trials or self.trials_per_update
         if self.env == "maze":
-            return make_maze_trials(self.size, size)
+            limit = {} if self.time_limit is None else {"time_limit": self.time_limit}
+            return make_maze_trials(self.size, size, **limit)
         if self.env == "mdp":
             return make_mdp_trials(self.episodes, size, MDP_STATES, MDP_ACTIONS, MDP_HORIZON)
         return make_bandit_trials(self.arms, self.episodes, size)
 
 
-#: what ``--set`` may change: the hyperparameters, not what is learned or the run's own flags
-_SETTABLE = ("hidden_size", "trials_per_update", "learning_rate", "lr_final_fraction", "gamma",
+#: what ``--set`` may change: the hyperparameters and a maze's training time limit, not what is
+#: learned (env, k, n, size) or the run's own flags
+_SETTABLE = ("time_limit", "hidden_size", "trials_per_update", "learning_rate", "lr_final_fraction", "gamma",
              "gae_lambda", "clip_coef", "value_coef", "entropy_coef", "entropy_coef_final",
              "max_grad_norm", "ppo_epochs", "minibatches", "bptt_length", "reward_scale",
              "schedule_updates", "num_threads", "checkpoint_every")

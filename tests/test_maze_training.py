@@ -42,3 +42,22 @@ def test_two_updates_on_the_small_maze_then_evaluate_the_checkpoint(tmp_path, ca
                  "--seed", "1", "--json", "--checkpoint", str(tmp_path)]) == 0
     out = json.loads(capsys.readouterr().out)
     assert set(out["results"]) == {"rl2", "random"} and OBS_SHAPE == (3, 30, 40)
+
+
+def test_a_training_time_limit_reaches_the_doom_env_and_only_a_maze_takes_one():
+    from rl2_course.errors import UsageError
+    from rl2_course.settings import maze_setting
+    from rl2_course.train import parse_overrides
+
+    assert parse_overrides(["time_limit=250"]) == {"time_limit": 250}
+    for config, limit in [(TrainConfig.for_maze("small", **parse_overrides(["time_limit=7"])), 7),
+                          (TrainConfig.for_maze("small"), maze_setting("small").time_limit)]:
+        config.validate()
+        env = config.make_env(1)
+        try:
+            assert env.task_env.time_limit == limit
+        finally:
+            env.task_env.close()
+    for bad in [TrainConfig.for_maze("small", time_limit=0), TrainConfig.for_bandit(5, 10, time_limit=50)]:
+        with pytest.raises(UsageError, match="time_limit"):
+            bad.validate()
