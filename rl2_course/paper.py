@@ -40,7 +40,9 @@ _T2_ROWS = {
 TABLE2: dict[int, dict[str, float]] = {n: dict(zip(TABLE2_COLUMNS, row)) for n, row in _T2_ROWS.items()}
 
 #: Table 3 (visual navigation), episodes 1 and 2 of RL²: mean length of successful episodes
-#: (± error), success rate, share of trials whose 2nd episode is no longer than the 1st.
+#: (± error), success rate, and "% improved": the share of trials whose 2nd episode is shorter
+#: than the 1st (the issue's reading, which `evaluate_maze` computes; the caption can also be
+#: read as "no longer than", which would count ties too).
 TABLE3: dict[str, dict] = {
     "small": {"length": (52.4, 39.1), "length_error": (1.3, 0.9), "success": (0.993, 0.996),
               "improved": 0.917},
