@@ -1,10 +1,10 @@
 """The trial-stepper widget in a real browser: JupyterLab + Playwright driving Debian's chromium.
 
-Starts one JupyterLab from this environment on a free localhost port with a token, and for each
-trial stepper (bandit, MDP, maze) opens a small notebook that builds it exactly as its chapter
-(02, 03, 04) does and plays the trial to its end, runs all cells, then clicks Reset and Step
-three times and checks that the widget shows what the Python object says after the same
-clicks. The chapters themselves run in nbval; here only the widgets meet a browser.
+Starts one JupyterLab from this environment on a free localhost port with a token. For each
+trial stepper (bandit, MDP, maze) it opens a small notebook that builds the stepper with the
+agent, task and seed of its chapter (02, 03, 04) and plays the trial to its end, runs all
+cells, then clicks Reset and Step three times and checks that the widget shows what the Python
+object says after the same clicks. The chapters themselves run in nbval; here only the widgets meet a browser.
 Screenshots go to ``tests/artifacts/`` (git-ignored).
 
 Needs ``/usr/bin/chromium`` (``make test`` installs it with apt when run as root) and the
