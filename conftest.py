@@ -10,16 +10,16 @@ separate execution of the learner's copies is needed.
 from __future__ import annotations
 
 import pytest
+from nbval.plugin import IPyNbCell
+
+from rl2_course.course import unsolved_check_problem
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item):
     result = yield
-    cell, outputs = getattr(item, "cell", None), getattr(item, "test_outputs", None)
-    if cell is not None and outputs is not None and type(item).__module__.startswith("nbval"):
-        from rl2_course.course import unsolved_check_problem
-
-        problem = unsolved_check_problem(cell, outputs)
+    if isinstance(item, IPyNbCell):                # a notebook cell that ran (skipped ones raise)
+        problem = unsolved_check_problem(item.cell, item.test_outputs)
         if problem:
             item.raise_cell_error(problem)        # nbval's own failure report, with the cell's source
     return result

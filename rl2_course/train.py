@@ -209,8 +209,7 @@ class TrainConfig:
     def make_env(self, num_trials: int | None = None) -> TrialEnv:
         size = num_trials or self.trials_per_update
         if self.env == "maze":
-            limit = {} if self.time_limit is None else {"time_limit": self.time_limit}
-            return make_maze_trials(self.size, size, **limit)
+            return make_maze_trials(self.size, size, time_limit=self.time_limit)
         if self.env == "mdp":
             return make_mdp_trials(self.episodes, size, MDP_STATES, MDP_ACTIONS, MDP_HORIZON)
         return make_bandit_trials(self.arms, self.episodes, size)

@@ -62,8 +62,7 @@ class MazeTrialRecorder(TrialEnv):
     """
 
     def __init__(self, size: str, time_limit: int | None = None) -> None:
-        limit = {} if time_limit is None else {"time_limit": time_limit}
-        trials = make_maze_trials(size, 1, **limit)
+        trials = make_maze_trials(size, 1, time_limit=time_limit)
         super().__init__(trials.task_env, trials.episodes_per_trial)
         self.paths: list[list[tuple[int, float, float]]] = []
         self.frames: list[np.ndarray] = []
