@@ -260,3 +260,53 @@ def test_cuda_without_a_gpu_is_one_line(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
     assert "no CUDA GPU" in done.stderr and not (tmp_path / "run" / "checkpoint.pt").exists()
+
+
+def _uneven_trials(config: TrainConfig, lengths: list[int], steps: int, padding_value: float
+                   ) -> "TrialBatch":
+    """A batch of trials of the given lengths, as the maze produces them: each row waits
+    (``valid`` = 0) after its trial ended; its padding steps hold ``padding_value``."""
+    from rl2_course.train import TrialBatch
+
+    gen = torch.Generator().manual_seed(0)
+    batch = len(lengths)
+    valid = (torch.arange(steps)[:, None] < torch.tensor(lengths)[None, :]).float()
+    x = torch.rand(steps, batch, config.observation_size + config.arms + 2, generator=gen)
+    x = torch.where(valid[..., None] > 0, x, torch.full_like(x, padding_value))
+    dones = torch.zeros(steps, batch)
+    dones[torch.tensor(lengths) - 1, torch.arange(batch)] = 1.0
+    segments = -(-steps // (config.bptt_length or steps))
+    return TrialBatch(x=x, actions=torch.randint(0, config.arms, (steps, batch), generator=gen),
+                      logprobs=torch.full((steps, batch), -1.1),
+                      values=torch.rand(steps, batch, generator=gen) * valid,
+                      rewards=torch.rand(steps, batch, generator=gen) * valid, dones=dones,
+                      entropy=torch.ones(steps, batch),
+                      segment_h0=torch.rand(segments, batch, config.hidden_size, generator=gen),
+                      valid=valid)
+
+
+@pytest.mark.parametrize("bptt", [4, None])
+def test_steps_after_a_trial_ended_neither_reach_the_network_nor_change_the_update(bptt):
+    from rl2_course.train import _fresh_state, ppo_update
+
+    config = tiny(bptt_length=bptt)
+    lengths, steps = [3, 17, 9, 5], 17          # with bptt=4: 5 segments, 8 of 20 wholly padding
+    updated = []
+    for padding_value in (0.0, 7.0):
+        state = _fresh_state(config)
+        seen_columns = []
+        forward = state.model.forward_sequence
+
+        def recording_forward(x, h0, forward=forward, seen=seen_columns):
+            seen.append(x.shape[1])
+            return forward(x, h0)
+
+        state.model.forward_sequence = recording_forward
+        batch = _uneven_trials(config, lengths, steps, padding_value)
+        ppo_update(state.model, state.optimizer, batch, config, 0.01, np.random.default_rng(0))
+        own_columns = sum(-(-n // (bptt or steps)) for n in lengths)
+        assert sum(seen_columns) == config.ppo_epochs * own_columns
+        updated.append(params(state.model))
+    # what lies in a finished row's steps (the env leaves it alone) must not matter
+    for k in updated[0]:
+        assert torch.allclose(updated[0][k], updated[1][k], atol=1e-6), k
