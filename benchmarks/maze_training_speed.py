@@ -8,8 +8,9 @@ trials end the way a trained agent's do (a fresh network would time out every on
 torch thread count and one BPTT length. "rollout" is `collect_trials` (Doom stepping included),
 "update" is `ppo_update` (4 epochs × 4 minibatches). "own steps" is the share of the batch's
 (T × B) steps that belong to a trial rather than to a row waiting for the longest one.
-Every row sees the same mazes (environment seeds 0, 1, ...), so the rows differ only in speed
-and float rounding. Prints a markdown table.
+Every row starts from the same weights and meets the same mazes (environment seeds 0, 1, ...);
+after its first update a row's policy differs from the others' (another BPTT length, other
+float roundings), so its later trials end at other steps. Prints a markdown table.
 """
 
 from __future__ import annotations

@@ -13,7 +13,9 @@ import torch
 from rl2_course.agents import load_checkpoint
 from rl2_course.errors import UsageError
 from rl2_course.settings import BANDIT_SETTINGS, bandit_setting, pretrained_checkpoint
-from rl2_course.train import LOG_COLUMNS, TrainConfig, compute_gae, read_log, train
+from rl2_course.envs.trial import TrialInputLayout
+from rl2_course.train import (LOG_COLUMNS, TrainConfig, TrialBatch, _fresh_state, compute_gae,
+                              ppo_update, read_log, train)
 
 
 def tiny(**overrides) -> TrainConfig:
@@ -263,15 +265,14 @@ def test_cuda_without_a_gpu_is_one_line(tmp_path):
 
 
 def _uneven_trials(config: TrainConfig, lengths: list[int], steps: int, padding_value: float
-                   ) -> "TrialBatch":
+                   ) -> TrialBatch:
     """A batch of trials of the given lengths, as the maze produces them: each row waits
     (``valid`` = 0) after its trial ended; its padding steps hold ``padding_value``."""
-    from rl2_course.train import TrialBatch
-
     gen = torch.Generator().manual_seed(0)
     batch = len(lengths)
     valid = (torch.arange(steps)[:, None] < torch.tensor(lengths)[None, :]).float()
-    x = torch.rand(steps, batch, config.observation_size + config.arms + 2, generator=gen)
+    inputs = TrialInputLayout(config.observation_size, config.arms).size
+    x = torch.rand(steps, batch, inputs, generator=gen)
     x = torch.where(valid[..., None] > 0, x, torch.full_like(x, padding_value))
     dones = torch.zeros(steps, batch)
     dones[torch.tensor(lengths) - 1, torch.arange(batch)] = 1.0
@@ -287,8 +288,6 @@ def _uneven_trials(config: TrainConfig, lengths: list[int], steps: int, padding_
 
 @pytest.mark.parametrize("bptt", [4, None])
 def test_steps_after_a_trial_ended_neither_reach_the_network_nor_change_the_update(bptt):
-    from rl2_course.train import _fresh_state, ppo_update
-
     config = tiny(bptt_length=bptt)
     lengths, steps = [3, 17, 9, 5], 17          # with bptt=4: 5 segments, 8 of 20 wholly padding
     updated = []
