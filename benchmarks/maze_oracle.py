@@ -23,6 +23,7 @@ import argparse                        # noqa: E402
 
 import numpy as np                     # noqa: E402
 
+from rl2_course.cli import int_list, name_list  # noqa: E402
 from rl2_course.envs.maze import FRAME_SKIP, TURN_DEGREES  # noqa: E402
 from rl2_course.envs.maze_explorer import explorer_trials  # noqa: E402
 from rl2_course.evaluate_maze import MazeMetrics  # noqa: E402
@@ -31,24 +32,16 @@ from rl2_course.settings import maze_setting  # noqa: E402
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="small,large")
-    parser.add_argument("--mazes", default="128,64", help="mazes per size (one number per size)")
+    parser.add_argument("--sizes", type=name_list("small", "large"), default="small,large")
+    parser.add_argument("--mazes", type=int_list, default="128,64",
+                        help="mazes per size (one number per size)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    sizes = args.sizes.split(",")
-    try:
-        counts = [int(m) for m in args.mazes.split(",")]
-    except ValueError:
-        parser.error(f"--mazes takes whole numbers separated by commas, got {args.mazes!r}")
+    sizes, counts = args.sizes, args.mazes
     if len(counts) != len(sizes):
         parser.error("give one --mazes number per size")
     if min(counts) < 1:
         parser.error("--mazes must be at least 1 per size")
-    for size in sizes:
-        try:
-            maze_setting(size)
-        except ValueError as err:
-            parser.error(str(err))
     print(f"Scripted explorer with the map and its position; frame skip {FRAME_SKIP}, "
           f"turns of {TURN_DEGREES:g}°; seed {args.seed}")
     print()

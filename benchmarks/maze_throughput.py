@@ -24,6 +24,7 @@ import time                            # noqa: E402
 import numpy as np                     # noqa: E402
 
 from rl2_course.envs import make_maze_trials          # noqa: E402
+from rl2_course.cli import int_list, name_list          # noqa: E402
 from rl2_course.envs.maze import FRAME_SKIP, MazeTasks  # noqa: E402
 from rl2_course.settings import maze_setting           # noqa: E402
 
@@ -64,17 +65,17 @@ def trial_rate(size: str, batch: int, decisions: int, seed: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="small,large")
-    parser.add_argument("--batches", default="1,4,8", help="Doom instances stepped together")
+    parser.add_argument("--sizes", type=name_list("small", "large"), default="small,large")
+    parser.add_argument("--batches", type=int_list, default="1,4,8", help="Doom instances stepped together")
     parser.add_argument("--decisions", type=int, default=4000, help="decisions timed per row")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     rows = []
-    for size in args.sizes.split(","):
-        for batch in (int(b) for b in args.batches.split(",")):
+    for size in args.sizes:
+        for batch in args.batches:
             rows.append((size, "task env (MazeTasks)", batch,
                          task_env_rate(size, batch, args.decisions, args.seed)))
-        batch = max(int(b) for b in args.batches.split(","))
+        batch = max(args.batches)
         rows.append((size, "trial wrapper (RL² inputs)", batch,
                      trial_rate(size, batch, args.decisions, args.seed)))
     print(f"ViZDoom maze, frame skip {FRAME_SKIP}, 160×120 → 40×30 RGB — "

@@ -21,6 +21,7 @@ import time
 
 import torch
 
+from rl2_course.cli import int_list, int_or_none_list
 from rl2_course.settings import pretrained_maze_checkpoint
 from rl2_course.train import (TrainConfig, _deterministic_torch, _fresh_state, collect_trials,
                               env_seed, ppo_update)
@@ -54,8 +55,8 @@ def time_updates(threads: int, bptt: int | None, updates: int, seed: int) -> dic
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--updates", type=int, default=3, help="updates timed per row")
-    parser.add_argument("--threads", default="1,2", help="torch CPU thread counts")
-    parser.add_argument("--bptt", default="50,none", help="BPTT lengths ('none' = whole trials)")
+    parser.add_argument("--threads", type=int_list, default="1,2", help="torch CPU thread counts")
+    parser.add_argument("--bptt", type=int_or_none_list, default="50,none", help="BPTT lengths ('none' = whole trials)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     print(f"RL² training on the small maze, 16 trials per update, from the pretrained agent — "
@@ -63,9 +64,9 @@ def main() -> None:
     print("| BPTT | torch threads | rollout s | update s | s per update | own steps "
           "| decisions/s |")
     print("|---|---:|---:|---:|---:|---:|---:|")
-    for bptt_text in args.bptt.split(","):
-        bptt = None if bptt_text == "none" else int(bptt_text)
-        for threads in (int(t) for t in args.threads.split(",")):
+    for bptt in args.bptt:
+        bptt_text = "none" if bptt is None else str(bptt)
+        for threads in args.threads:
             r = time_updates(threads, bptt, args.updates, args.seed)
             print(f"| {bptt_text} | {threads} | {r['rollout']:.1f} | {r['update']:.1f} "
                   f"| {r['rollout'] + r['update']:.1f} | {r['own']:.0%} | {r['rate']:,.0f} |",

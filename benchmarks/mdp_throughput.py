@@ -22,6 +22,7 @@ import time                            # noqa: E402
 import numpy as np                     # noqa: E402
 
 from rl2_course.baselines import MDP_AGENTS                # noqa: E402
+from rl2_course.cli import int_list                        # noqa: E402
 from rl2_course.envs import RandomTabularMDPs, make_mdp_trials  # noqa: E402
 from rl2_course.evaluate_mdp import HORIZON, evaluate_mdp  # noqa: E402
 
@@ -42,7 +43,7 @@ def main() -> None:
     parser.add_argument("--env-episodes", type=int, default=50,
                         help="episodes stepped per timing of the env rows")
     parser.add_argument("--trials", type=int, default=1000, help="trials per baseline row")
-    parser.add_argument("--episodes", default="10,100", help="n values of the baseline rows")
+    parser.add_argument("--episodes", type=int_list, default="10,100", help="n values of the baseline rows")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -72,7 +73,7 @@ def main() -> None:
     seconds = best_of(args.repeats, trial_of_wrapper)
     rows.append(("trial wrapper (RL² inputs)", f"B={B}", seconds, B * E * HORIZON / seconds))
 
-    for n in (int(v) for v in args.episodes.split(",")):
+    for n in args.episodes:
         for name in MDP_AGENTS:
             seconds = best_of(1, lambda: evaluate_mdp(n, [name], args.trials, args.seed, progress=False))
             rows.append((f"baseline: {name}", f"{args.trials:,} trials, n={n}", seconds,

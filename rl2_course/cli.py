@@ -9,9 +9,10 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 from rl2_course.errors import UsageError
+from rl2_course.settings import WALL_SCHEMES
 
 
 class _Parser(argparse.ArgumentParser):
@@ -62,13 +63,18 @@ def build_parser() -> argparse.ArgumentParser:
     maze = eval_envs.add_parser("maze", help="random ViZDoom mazes, 2 episodes per trial (Table 3)")
     maze.add_argument("--size", choices=["small", "large"], required=True,
                       help="small: 5×5 cells; large: 9×9 cells")
-    maze.add_argument("--agents", type=_agents, required=True, help="comma-separated: random,rl2")
+    maze.add_argument("--agents", type=_agents, required=True,
+                      help="comma-separated: random,rl2,rl2-forgetful (the RL² agent with its "
+                           "memory wiped before episode 2: what is its memory worth?)")
     maze.add_argument("--trials", type=int, default=100, help="trials (mazes) per agent")
     maze.add_argument("--seed", type=int, default=0)
     maze.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     maze.add_argument("--checkpoint", type=Path, default=None,
                       help="RL² checkpoint for the rl2 agent (default: the pretrained one "
                            "in assets/checkpoints)")
+    maze.add_argument("--walls", choices=WALL_SCHEMES, default=None,
+                      help="wall textures: one everywhere, or one per quadrant of the maze "
+                           "(default: the size's own; an RL² checkpoint must match it)")
     maze.set_defaults(run=_evaluate_maze)
 
     train = commands.add_parser("train", help="train an RL² agent with PPO")
@@ -261,9 +267,9 @@ def _evaluate_maze(args: argparse.Namespace) -> int:
     from rl2_course.evaluate_maze import evaluate_maze
 
     result = evaluate_maze(args.size, args.agents, args.trials, args.seed,
-                           checkpoint=args.checkpoint)
+                           checkpoint=args.checkpoint, walls=args.walls)
     _print_evaluation(result, args.json,
-                      f"ViZDoom mazes ({args.size}), 2 episodes per trial, {args.trials} trials, "
+                      f"ViZDoom mazes ({args.size}, {result.walls} walls), 2 episodes per trial, {args.trials} trials, "
                       f"seed {args.seed} (every agent meets the same mazes); length = mean "
                       f"decisions of the successful episodes ± stderr")
     return 0
@@ -329,13 +335,35 @@ def _assignment(args: argparse.Namespace) -> int:
 
 # -- analyse: inside the fast learner (chapter 05) ---------------------------------------------
 
-def _ints(text: str) -> list[int]:
+def int_list(text: str) -> list[int]:
+    """argparse type: '1,4,8' -> [1, 4, 8], or a one-line usage error."""
+    return _comma_list(text, "integers", int)
+
+
+def int_or_none_list(text: str) -> list[int | None]:
+    """argparse type: '50,none' -> [50, None] (e.g. BPTT lengths, 'none' = whole trials)."""
+    return _comma_list(text, "integers or 'none'", lambda v: None if v.lower() == "none" else int(v))
+
+
+def name_list(*choices: str) -> Callable[[str], list[str]]:
+    """argparse type: 'small,large' -> ['small', 'large'], each one of ``choices``."""
+    def parse(text: str) -> list[str]:
+        names = _comma_list(text, f"names from {', '.join(choices)}", str)
+        unknown = [n for n in names if n not in choices]
+        if unknown:
+            raise argparse.ArgumentTypeError(f"unknown {', '.join(map(repr, unknown))}; choose from "
+                                             f"{', '.join(choices)}")
+        return names
+    return parse
+
+
+def _comma_list(text: str, what: str, convert: Callable[[str], Any]) -> list:
     try:
-        values = [int(v) for v in text.split(",") if v.strip()]
+        values = [convert(v.strip()) for v in text.split(",") if v.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected comma-separated {what}, got {text!r}") from None
     if not values:
-        raise argparse.ArgumentTypeError("give at least one number")
+        raise argparse.ArgumentTypeError(f"give at least one of: {what}")
     return values
 
 
@@ -390,7 +418,7 @@ def _analyse_parser(commands) -> None:
     ood_bandit = ood_envs.add_parser("bandit", help="longer trials and other arm priors (the "
                                                     "number of arms is fixed by the network)")
     agent_options(ood_bandit, 2000)
-    ood_bandit.add_argument("--lengths", type=_ints, default=None,
+    ood_bandit.add_argument("--lengths", type=int_list, default=None,
                             help="trial lengths to test at the U[0,1] prior (default: n,2n,5n)")
     ood_bandit.add_argument("--priors", type=_priors, default=None,
                             help="Beta priors A:B to test at the training n (default: 0.5:0.5,2:5)")
@@ -402,9 +430,9 @@ def _analyse_parser(commands) -> None:
     ood_mdp.add_argument("--episodes", type=int, required=True, help="n the MDP agent was trained for")
     ood_mdp.add_argument("--checkpoint", type=Path, default=None,
                          help="RL² checkpoint (default: assets/checkpoints/mdp-nN.pt)")
-    ood_mdp.add_argument("--horizons", type=_ints, default=None,
+    ood_mdp.add_argument("--horizons", type=int_list, default=None,
                          help="steps per episode to test at the training n (default: 10,5,20)")
-    ood_mdp.add_argument("--lengths", type=_ints, default=None,
+    ood_mdp.add_argument("--lengths", type=int_list, default=None,
                          help="episodes per trial to test at 10 steps (default: 2n)")
     ood_mdp.add_argument("--agents", type=_agents, default=None,
                          help="comma-separated baselines (default: beb,psrl,greedy,random)")

@@ -12,7 +12,7 @@ import functools
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -110,10 +110,11 @@ def _load_rl2(arms: int, episodes: int, checkpoint: Path | None) -> Policy:
 
 
 def load_rl2_agent(checkpoint: str | Path | None, pretrained: Path, env_spec: dict,
-                   setting: str, train_command: str) -> Policy:
+                   setting: str, train_command: str, **agent_options: Any) -> Policy:
     """An `RL2Agent` from ``checkpoint`` (a file or a training run's --out directory), else from
     the ``pretrained`` file; one-line errors for a missing file or one trained on another
-    ``env_spec``. ``setting`` and ``train_command`` word the message when nothing is pretrained."""
+    ``env_spec``. ``setting`` and ``train_command`` word the message when nothing is pretrained;
+    ``agent_options`` go to `RL2Agent` (e.g. ``name``, ``forget_between_episodes``)."""
     from rl2_course.agents import RL2Agent
 
     if checkpoint is None:
@@ -125,7 +126,7 @@ def load_rl2_agent(checkpoint: str | Path | None, pretrained: Path, env_spec: di
     checkpoint = Path(checkpoint)
     if checkpoint.is_dir():            # a training run's --out directory
         checkpoint = checkpoint / "checkpoint.pt"
-    return RL2Agent.from_checkpoint(checkpoint, expected_env_spec=env_spec)
+    return RL2Agent.from_checkpoint(checkpoint, expected_env_spec=env_spec, **agent_options)
 
 
 def agent_seed(seed: int, chunk: int, name: str) -> np.random.SeedSequence:
@@ -138,7 +139,7 @@ def resolve_agents(agents: Sequence[str | Policy], make_agent: Callable[[str], P
     they are; refuses an empty list and a ``checkpoint`` that no ``rl2`` agent would read."""
     if not agents:
         raise UsageError("no agents to evaluate")
-    if checkpoint is not None and "rl2" not in agents:
+    if checkpoint is not None and not any(isinstance(a, str) and a.startswith("rl2") for a in agents):
         raise UsageError("--checkpoint is for the rl2 agent, but rl2 is not among the agents")
     return [make_agent(a) if isinstance(a, str) else a for a in agents]
 
@@ -172,7 +173,8 @@ def evaluate_policies(env_name: str, setting: dict[str, int], make_env: Callable
     """The loop shared by every task family: ``policies`` on the same ``trials`` tasks.
 
     ``make_env(size)`` builds a `TrialEnv` of ``size`` tasks; chunk c of the evaluation uses
-    environment seed (seed, c) for every policy (common random numbers). ``work`` (env steps)
+    environment seed (seed, c) for every policy (common random numbers); a policy's own dice are
+    seeded by (seed, c, its name), or by the name in its ``dice`` attribute. ``work`` (env steps)
     decides whether tqdm shows a bar by default; ``task_arrays(env)`` is kept per chunk with
     ``keep_records`` (the bandits' arm means, for regret curves).
     """
@@ -192,8 +194,10 @@ def evaluate_policies(env_name: str, setting: dict[str, int], make_env: Callable
             env_seed = int(np.random.SeedSequence([seed, c]).generate_state(1)[0])
             for policy in policies:
                 bar.set_postfix_str(policy.name)
-                record = run_trials(env, policy, seed=env_seed,
-                                    policy_seed=agent_seed(seed, c, policy.name))
+                # an ablation may roll its original's dice (attribute `dice`), so that the two
+                # differ only where the ablation acts
+                dice = getattr(policy, "dice", policy.name)
+                record = run_trials(env, policy, seed=env_seed, policy_seed=agent_seed(seed, c, dice))
                 returns[policy.name].append(record.total_reward)
                 if keep_records:
                     records[policy.name].append(record)

@@ -31,34 +31,45 @@ from rl2_course.errors import UsageError
 from rl2_course.evaluate import evaluate_policies, load_rl2_agent, resolve_agents
 from rl2_course.policy import Policy, UniformRandomPolicy
 from rl2_course.rollout import TrialRecord
-from rl2_course.settings import MAZE_EPISODES, MAZE_SETTINGS, MazeSetting, maze_setting
+from rl2_course.settings import MAZE_EPISODES, MAZE_SETTINGS, WALL_SCHEMES, MazeSetting, maze_setting
 from rl2_course.train import fixed_torch_threads
 
 #: trials stepped together: one Doom process each (about 8 reach the machine's full speed)
 CHUNK_TRIALS = 8
-MAZE_AGENTS = ("random", "rl2")
+#: "rl2-forgetful" is an ablation: the RL² agent with its memory wiped before episode 2
+MAZE_AGENTS = ("random", "rl2", "rl2-forgetful")
 
 
-def check_maze_setting(size: str, trials: int | None = None) -> MazeSetting:
-    """The setting of ``size``, or a one-line `UsageError` for a bad size or trial count."""
+def check_maze_setting(size: str, trials: int | None = None, walls: str | None = None) -> MazeSetting:
+    """The setting of ``size``, or a one-line `UsageError` for a bad size, trial count or wall
+    scheme."""
     if size not in MAZE_SETTINGS:
         raise UsageError(f"unknown maze size {size!r}; choose from {', '.join(MAZE_SETTINGS)}")
+    if walls is not None and walls not in WALL_SCHEMES:
+        raise UsageError(f"unknown wall scheme {walls!r}; choose from {', '.join(WALL_SCHEMES)}")
     if trials is not None and trials < 1:
         raise UsageError(f"--trials must be at least 1, got {trials}")
     return maze_setting(size)
 
 
-def make_maze_agent(name: str, size: str, *, checkpoint: str | Path | None = None) -> Policy:
-    """``random`` or ``rl2`` (from ``checkpoint``, else ``assets/checkpoints/maze-SIZE.pt``)."""
+def make_maze_agent(name: str, size: str, *, checkpoint: str | Path | None = None,
+                    walls: str | None = None) -> Policy:
+    """``random``, ``rl2`` (from ``checkpoint``, else ``assets/checkpoints/maze-SIZE.pt``) or
+    ``rl2-forgetful`` (the same, wiping its memory before episode 2: an ablation that rolls
+    ``rl2``'s dice, so its episode 1 is ``rl2``'s move for move),
+    for mazes with wall scheme ``walls`` (None: the size's own); an RL² checkpoint trained
+    under another scheme is refused."""
     from rl2_course.agents.checkpoint import maze_env_spec
     from rl2_course.settings import pretrained_maze_checkpoint
 
     if name == "random":
         return UniformRandomPolicy(3)
-    if name == "rl2":
+    if name in ("rl2", "rl2-forgetful"):
+        walls = maze_setting(size).walls if walls is None else walls
         return load_rl2_agent(checkpoint, pretrained_maze_checkpoint(size),
-                              maze_env_spec(size, MAZE_EPISODES), f"maze {size}",
-                              f"train maze --size {size}")
+                              maze_env_spec(size, MAZE_EPISODES, walls), f"maze {size}",
+                              f"train maze --size {size}", name=name, dice="rl2",
+                              forget_between_episodes=name == "rl2-forgetful")
     raise UsageError(f"unknown agent {name!r}; known maze agents: {', '.join(MAZE_AGENTS)}")
 
 
@@ -131,10 +142,11 @@ class MazeEvaluation:
     trials: int
     seed: int
     results: dict[str, MazeMetrics]
+    walls: str = "uniform"
 
     def to_json(self) -> dict:
-        return {"env": "maze", "size": self.size, "trials": self.trials, "seed": self.seed,
-                "results": {name: m.to_json() for name, m in self.results.items()}}
+        return {"env": "maze", "size": self.size, "walls": self.walls, "trials": self.trials,
+                "seed": self.seed, "results": {name: m.to_json() for name, m in self.results.items()}}
 
     def table(self) -> str:
         """Plain-text Table 3: one row per agent."""
@@ -150,21 +162,24 @@ class MazeEvaluation:
 
 def evaluate_maze(size: str, agents: Sequence[str | Policy], trials: int, seed: int, *,
                   checkpoint: str | Path | None = None, progress: bool | None = None,
-                  chunk_trials: int = CHUNK_TRIALS) -> MazeEvaluation:
+                  chunk_trials: int = CHUNK_TRIALS, walls: str | None = None) -> MazeEvaluation:
     """Run every agent on the same ``trials`` random mazes of ``size``; Table 3's metrics.
 
+    ``walls`` is the wall scheme (None: the size's own, `settings.MAZE_SETTINGS`); the mazes,
+    targets and starts of a seed are the same under every scheme.
     ``agents`` holds CLI names or ready `Policy` objects. One batch of ``chunk_trials`` Doom
     processes is started (and one more for a smaller last chunk) and reused for every chunk
     and agent; all are closed before this returns or raises.
     """
-    check_maze_setting(size, trials)
+    walls = check_maze_setting(size, trials, walls).walls if walls is None else walls
     policies = resolve_agents(
-        agents, lambda name: make_maze_agent(name, size, checkpoint=checkpoint), checkpoint)
+        agents, lambda name: make_maze_agent(name, size, checkpoint=checkpoint, walls=walls),
+        checkpoint)
     envs: dict[int, TrialEnv] = {}
 
     def make_env(batch: int) -> TrialEnv:
         if batch not in envs:
-            envs[batch] = make_maze_trials(size, batch)
+            envs[batch] = make_maze_trials(size, batch, walls=walls)
         return envs[batch]
 
     # One torch thread, as in training: the same numbers on every machine, and the cores are
@@ -179,7 +194,7 @@ def evaluate_maze(size: str, agents: Sequence[str | Policy], trials: int, seed: 
             env.close()
     return MazeEvaluation(size, trials, seed,
                           {name: MazeMetrics.from_records(r.records)
-                           for name, r in evaluation.results.items()})
+                           for name, r in evaluation.results.items()}, walls)
 
 
 __all__ = ["CHUNK_TRIALS", "MAZE_AGENTS", "MazeEvaluation", "MazeMetrics", "check_maze_setting",

@@ -159,15 +159,19 @@ def mdp_setting(episodes: int) -> BanditSetting:
 # -- the visual maze (Table 3) -----------------------------------------------------------------
 #: episodes per trial in the paper's maze experiment
 MAZE_EPISODES = 2
+#: the mazes' wall schemes (`envs.maze.wall_texture`): one texture everywhere, or one per quadrant
+WALL_SCHEMES = ("uniform", "districts")
 
 
 @dataclass(frozen=True)
 class MazeSetting:
-    """One maze size of Table 3: cells per side and the time limit of an episode (decisions)."""
+    """One maze size of Table 3: cells per side, the time limit of an episode (decisions) and
+    the wall scheme (`envs.maze.WALL_SCHEMES`) its pretrained agent was trained with."""
 
     size: str
     cells: int
     time_limit: int
+    walls: str = "uniform"
 
     @property
     def checkpoint(self) -> Path:
@@ -216,5 +220,5 @@ def pretrained_maze_checkpoint(size: str) -> Path:
 __all__ = ["ASSETS_ENV_VAR", "BANDIT_SETTINGS", "BanditSetting", "MDP_ACTIONS", "MDP_HORIZON",
            "MDP_STATES", "assets_dir", "bandit_setting", "mdp_setting", "pretrained_checkpoint",
            "pretrained_mdp_checkpoint"]
-__all__ += ["MAZE_EPISODES", "MAZE_SETTINGS", "MazeSetting", "maze_setting", "maze_training_setting",
+__all__ += ["MAZE_EPISODES", "MAZE_SETTINGS", "WALL_SCHEMES", "MazeSetting", "maze_setting", "maze_training_setting",
             "pretrained_maze_checkpoint"]

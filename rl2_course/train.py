@@ -56,8 +56,8 @@ from rl2_course.agents.recurrent import ConvEncoder, ObservationEncoder, Recurre
 from rl2_course.envs import TrialEnv, make_bandit_trials, make_maze_trials, make_mdp_trials
 from rl2_course.errors import UsageError, writable_directory
 from rl2_course.settings import (MAZE_EPISODES, MAZE_SETTINGS, MDP_ACTIONS, MDP_HORIZON,
-                                 MDP_STATES, BanditSetting, bandit_setting, maze_training_setting,
-                                 mdp_setting)
+                                 MDP_STATES, WALL_SCHEMES, BanditSetting, bandit_setting,
+                                 maze_setting, maze_training_setting, mdp_setting)
 
 CHECKPOINT_NAME = "checkpoint.pt"
 LOG_NAME = "log.csv"
@@ -82,6 +82,8 @@ class TrainConfig:
     size: str | None = None            # maze size ("small" or "large"); None for other envs
     time_limit: int | None = None      # maze: decisions per episode; None = the size's own limit
                                        # (settings.MAZE_SETTINGS). Shorter limits make a curriculum.
+    walls: str | None = None           # maze: wall scheme, "uniform" or "districts" (envs.maze);
+                                       # None = the size's own (settings.MAZE_SETTINGS)
     seed: int = 0
     # network
     hidden_size: int = 128
@@ -175,6 +177,9 @@ class TrainConfig:
         if self.time_limit is not None and (self.env != "maze" or self.time_limit < 1):
             raise UsageError(f"time_limit is a maze's decisions per episode (at least 1), "
                              f"got {self.time_limit} for env {self.env!r}")
+        if self.walls is not None and (self.env != "maze" or self.walls not in WALL_SCHEMES):
+            raise UsageError(f"walls is a maze's wall scheme ({' or '.join(WALL_SCHEMES)}), "
+                             f"got {self.walls!r} for env {self.env!r}")
         if self.bptt_length is not None and self.bptt_length < 1:
             raise UsageError(f"bptt_length must be at least 1 or None, got {self.bptt_length}")
         if not 0.0 <= self.gamma <= 1.0 or not 0.0 <= self.gae_lambda <= 1.0:
@@ -187,10 +192,15 @@ class TrainConfig:
 
     def env_spec(self) -> dict[str, Any]:
         if self.env == "maze":
-            return maze_env_spec(self.size, self.episodes)
+            return maze_env_spec(self.size, self.episodes, self.maze_walls)
         if self.env == "mdp":
             return mdp_env_spec(self.episodes, MDP_STATES, MDP_ACTIONS, MDP_HORIZON)
         return bandit_env_spec(self.arms, self.episodes)
+
+    @property
+    def maze_walls(self) -> str:
+        """The maze's wall scheme: ``walls``, or the size's own when None."""
+        return maze_setting(self.size).walls if self.walls is None else self.walls
 
     @property
     def observation_size(self) -> int:
@@ -209,7 +219,7 @@ class TrainConfig:
     def make_env(self, num_trials: int | None = None) -> TrialEnv:
         size = num_trials or self.trials_per_update
         if self.env == "maze":
-            return make_maze_trials(self.size, size, time_limit=self.time_limit)
+            return make_maze_trials(self.size, size, time_limit=self.time_limit, walls=self.maze_walls)
         if self.env == "mdp":
             return make_mdp_trials(self.episodes, size, MDP_STATES, MDP_ACTIONS, MDP_HORIZON)
         return make_bandit_trials(self.arms, self.episodes, size)
@@ -217,7 +227,7 @@ class TrainConfig:
 
 #: what ``--set`` may change: the hyperparameters and a maze's training time limit, not what is
 #: learned (env, k, n, size) or the run's own flags
-_SETTABLE = ("time_limit", "hidden_size", "trials_per_update", "learning_rate", "lr_final_fraction", "gamma",
+_SETTABLE = ("time_limit", "walls", "hidden_size", "trials_per_update", "learning_rate", "lr_final_fraction", "gamma",
              "gae_lambda", "clip_coef", "value_coef", "entropy_coef", "entropy_coef_final",
              "max_grad_norm", "ppo_epochs", "minibatches", "bptt_length", "reward_scale",
              "schedule_updates", "num_threads", "checkpoint_every")
@@ -240,6 +250,9 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
         kind = str(types[name])
         if "None" in kind and text.strip().lower() == "none":
             overrides[name] = None
+            continue
+        if kind.startswith("str"):
+            overrides[name] = text.strip()
             continue
         try:
             overrides[name] = int(text) if kind.startswith("int") else float(text)

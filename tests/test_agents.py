@@ -9,6 +9,7 @@ import torch
 
 from rl2_course.agents import (RecurrentActorCritic, RL2Agent, bandit_env_spec, load_checkpoint,
                                save_checkpoint)
+from rl2_course.agents.rl2_agent import RL2State
 from rl2_course.envs import make_bandit_trials
 from rl2_course.errors import UsageError
 from rl2_course.evaluate import evaluate_bandit, make_bandit_agent
@@ -71,6 +72,32 @@ def test_hidden_state_is_carried_across_episode_boundaries_and_reset_at_trial_st
     _, state = agent.act(xs[0].numpy(), state)
     assert state.hidden.abs().sum() > 0
     assert torch.equal(agent.initial_state(2, seed=0).hidden, torch.zeros(2, 8))
+
+
+def test_the_forgetful_ablation_starts_every_episode_like_a_fresh_trial():
+    """``forget_between_episodes`` wipes a row's memory where the previous step ended an episode
+    (and only there): its π then equals the intact agent's π at a trial's first step."""
+    model = tiny_model()
+    xs = play_trial_inputs(arms=3, episodes=4, batch=2).numpy()    # every later input has d = 1
+    intact, forgetful = RL2Agent(model), RL2Agent(model, forget_between_episodes=True)
+    state_i, state_f = intact.initial_state(2, seed=0), forgetful.initial_state(2, seed=0)
+    _, state_i = intact.act(xs[0], state_i)
+    _, state_f = forgetful.act(xs[0], state_f)
+    assert np.allclose(state_i.probs, state_f.probs)               # no episode has ended yet
+    first = xs[1].copy()
+    first[:, model.layout.observation_size:] = 0.0                  # as at a trial's first step
+    _, fresh = intact.act(first, intact.initial_state(2, seed=0))
+    _, state_i = intact.act(xs[1], state_i)
+    _, state_f = forgetful.act(xs[1], state_f)
+    assert np.allclose(state_f.probs, fresh.probs, atol=1e-6)
+    assert not np.allclose(state_i.probs, state_f.probs, atol=1e-4)
+    # a row whose previous step did not end an episode keeps its memory
+    mixed = xs[1].copy()
+    mixed[0, -1] = 0.0
+    _, kept = forgetful.act(mixed, state_f)
+    _, same = intact.act(mixed[:1], RL2State(state_f.hidden[:1], state_f.generator))
+    assert np.allclose(kept.probs[0], same.probs[0], atol=1e-6)
+    assert "forget_between_episodes=True" in repr(forgetful)
 
 
 def test_step_matches_forward_sequence():

@@ -62,3 +62,18 @@ def test_unknown_command_and_env_exit_2():
     for args in (["fly"], ["evaluate", "chess", "--arms", "2"]):
         out = run_cli(*args)
         assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_comma_list_types_parse_or_say_what_they_expected():
+    import argparse
+
+    from rl2_course.cli import int_list, int_or_none_list, name_list
+
+    assert int_list("1, 4,8") == [1, 4, 8] and int_or_none_list("50,none") == [50, None]
+    assert name_list("small", "large")("large,small") == ["large", "small"]
+    for parse, text, words in [(int_list, "1,a", "comma-separated integers"),
+                               (int_list, ",", "at least one"),
+                               (int_or_none_list, "foo", "integers or 'none'"),
+                               (name_list("small", "large"), "huge", "unknown 'huge'")]:
+        with pytest.raises(argparse.ArgumentTypeError, match=words):
+            parse(text)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from rl2_course.cli import main
 from rl2_course.envs.maze import doom_processes
 from rl2_course.evaluate_maze import MazeMetrics, episode_outcomes, evaluate_maze, make_maze_agent
 from rl2_course.rollout import TrialRecord
+from rl2_course.settings import maze_setting
 
 
 def record(episodes: list[list[tuple[int, bool]]], steps: int = 12) -> TrialRecord:
@@ -60,6 +62,7 @@ def test_evaluate_maze_json_shape_from_the_command_line(capsys):
     out = json.loads(capsys.readouterr().out)
     assert {k: out[k] for k in ("env", "size", "trials", "seed")} == {
         "env": "maze", "size": "small", "trials": 3, "seed": 11}
+    assert out["walls"] == maze_setting("small").walls      # the small maze's own wall scheme
     result = out["results"]["random"]
     assert set(result) == {"length", "length_stderr", "success", "improved"}
     assert len(result["length"]) == len(result["success"]) == len(result["length_stderr"]) == 2
@@ -73,11 +76,17 @@ def test_the_same_seed_gives_the_same_numbers_and_no_doom_process_is_left():
     assert doom_processes(f"rl2-maze-{os.getpid()}-") == []           # all closed
 
 
+#: the shipped small agent, trained on uniform walls (read directly: the test hides assets/)
+SHIPPED_SMALL = Path(__file__).resolve().parents[1] / "assets" / "checkpoints" / "maze-small.pt"
+
+
 @pytest.mark.parametrize("args, words", [
     (["--size", "small", "--agents", "rl2"], "no pretrained rl2 checkpoint for maze small"),
     (["--size", "small", "--agents", "ucb1"], "unknown agent 'ucb1'"),
     (["--size", "small", "--agents", "random", "--trials", "0"], "--trials must be at least 1"),
     (["--size", "small", "--agents", "random", "--checkpoint", "x.pt"], "rl2 is not among"),
+    (["--size", "small", "--agents", "rl2", "--walls", "districts", "--checkpoint",
+      str(SHIPPED_SMALL)], "uniform walls, not small, n=2, districts walls"),
 ])
 def test_bad_requests_are_one_line_errors_with_status_2(args, words, capsys, monkeypatch, tmp_path):
     monkeypatch.setenv("RL2_COURSE_ASSETS", str(tmp_path))       # no pretrained maze agent here
@@ -100,8 +109,17 @@ def test_the_pretrained_maze_agents_load_and_run_from_the_cli(capsys):
     # the large agent's trials are up to 3,000 decisions, too slow to play here: the test
     # loads it (its checkpoint must match the large maze); `reproduce table3` plays it
     assert make_maze_agent("rl2", "large") is not None
-    assert main(["evaluate", "maze", "--size", "small", "--agents", "rl2", "--trials", "2",
-                 "--seed", "0", "--json"]) == 0
+    assert main(["evaluate", "maze", "--size", "small", "--agents", "rl2,rl2-forgetful", "--trials",
+                 "2", "--seed", "0", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["size"] == "small" and set(result["results"]) == {"rl2"}
+    assert result["size"] == "small" and set(result["results"]) == {"rl2", "rl2-forgetful"}
     assert len(result["results"]["rl2"]["success"]) == 2
+
+
+def test_the_forgetful_ablation_plays_episode_1_exactly_like_the_intact_agent():
+    """rl2-forgetful rolls rl2's dice on the same mazes, so episode 1 is the same decision for
+    decision; only episode 2, where its memory is wiped, may differ."""
+    evaluation = evaluate_maze("small", ["rl2", "rl2-forgetful"], trials=4, seed=3, progress=False)
+    intact, forgetful = (evaluation.results[name] for name in ("rl2", "rl2-forgetful"))
+    assert np.array_equal(intact.lengths[:, 0], forgetful.lengths[:, 0])
+    assert np.array_equal(intact.success[:, 0], forgetful.success[:, 0])

@@ -17,7 +17,8 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 from rl2_course.envs import SingleTaskEnv, TrialEnv
-from rl2_course.envs.maze import (OBS_SHAPE, STEP_PENALTY, WALL_PENALTY, MazeTasks, cell_center,
+from rl2_course.envs.maze import (DISTRICT_TEXTURES, OBS_SHAPE, STEP_PENALTY, WALL_PENALTY, MazeTasks,
+                                  cell_center, cell_district,
                                   doom_processes, maze_textmap, observation_image,
                                   position_to_cell, reap_orphans, write_wad)
 from rl2_course.envs.maze_generator import (Maze, all_cells_reachable, carve_step, cell_distances,
@@ -186,6 +187,42 @@ def test_the_thread_count_changes_the_speed_never_the_numbers():
         assert np.array_equal(one, four)
     with pytest.raises(ValueError, match="threads"):
         MazeTasks(2, 5, threads=0)
+
+
+def test_an_episode_does_not_depend_on_the_episodes_its_process_played_before():
+    """Doom's own dice (the torch's flicker) restart with every episode, so an agent's frames
+    do not depend on what ran earlier in the same process (e.g. another agent's evaluation)."""
+    def frames(warm_up: int) -> np.ndarray:
+        with MazeTasks(1, 1, 3, time_limit=40) as env:
+            for _ in range(warm_up):                 # episodes played before, for someone else
+                env.reset(seed=1, options={"mazes": corridor(), "targets": (0, 2)})
+                env.step(np.array([LEFT]))
+            # facing the torch two cells away: its flame animates in every frame
+            obs = [env.reset(seed=0, options={"mazes": corridor(), "targets": (0, 2),
+                                              "start": ((0, 0), 0)})[0]]
+            obs += [env.step(np.array([LEFT if t % 2 else 1]))[0] for t in range(12)]
+            return np.stack(obs)
+    first = frames(0)
+    assert np.array_equal(first, frames(1)) and np.array_equal(first, frames(3))
+
+
+def test_district_walls_have_one_texture_per_quadrant_and_keep_the_mazes():
+    maze = generate_maze(5, 5, 0)
+    assert maze_textmap(maze, (4, 4), (0, 0), 90) == maze_textmap(maze, (4, 4), (0, 0), 90, "uniform")
+    text = maze_textmap(maze, (4, 4), (0, 0), 90, "districts")
+    assert {t for t in DISTRICT_TEXTURES if f'"{t}"' in text} == set(DISTRICT_TEXTURES)
+    assert [cell_district(c, 5, 5) for c in [(0, 0), (2, 2), (0, 3), (3, 0), (4, 4)]] == [0, 0, 1, 2, 3]
+    with pytest.raises(ValueError, match="wall scheme"):
+        maze_textmap(maze, (4, 4), (0, 0), 90, "stripes")
+    with pytest.raises(ValueError, match="wall scheme"):
+        MazeTasks(1, 5, walls="stripes")
+    # the walls change the pictures, never the tasks
+    with MazeTasks(2, 5, time_limit=5) as plain, MazeTasks(2, 5, time_limit=5, walls="districts") as landmarks:
+        a, _ = plain.reset(seed=4)
+        b, _ = landmarks.reset(seed=4)
+        assert [m.open.tobytes() for m in plain.mazes] == [m.open.tobytes() for m in landmarks.mazes]
+        assert np.array_equal(plain.targets, landmarks.targets) and np.array_equal(plain.starts, landmarks.starts)
+        assert not np.array_equal(a, b)
 
 
 def test_close_ends_every_doom_process_and_removes_the_files():

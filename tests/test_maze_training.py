@@ -61,3 +61,32 @@ def test_a_training_time_limit_reaches_the_doom_env_and_only_a_maze_takes_one():
     for bad in [TrainConfig.for_maze("small", time_limit=0), TrainConfig.for_bandit(5, 10, time_limit=50)]:
         with pytest.raises(UsageError, match="time_limit"):
             bad.validate()
+
+
+def test_the_wall_scheme_reaches_the_doom_env_and_the_checkpoint_spec(tmp_path):
+    from rl2_course.errors import UsageError
+    from rl2_course.evaluate_maze import make_maze_agent
+    from rl2_course.settings import maze_setting
+    from rl2_course.train import parse_overrides
+
+    assert parse_overrides(["walls=districts"]) == {"walls": "districts"}
+    config = TrainConfig.for_maze("small", **parse_overrides(["walls=districts"]))
+    config.validate()
+    assert config.env_spec()["walls"] == "districts"
+    env = config.make_env(1)
+    try:
+        assert env.task_env.walls == "districts"
+    finally:
+        env.task_env.close()
+    # the size's own scheme by default, and an older checkpoint's spec (no "walls") is uniform
+    assert TrainConfig.for_maze("small").maze_walls == maze_setting("small").walls
+    assert "walls" not in TrainConfig.for_maze("small", walls="uniform").env_spec()
+    for bad in [TrainConfig.for_maze("small", walls="stripes"), TrainConfig.for_bandit(5, 10, walls="districts")]:
+        with pytest.raises(UsageError, match="wall scheme"):
+            bad.validate()
+    # a checkpoint trained on district walls is refused for uniform ones, in words
+    train(TrainConfig.for_maze("small", walls="districts", updates=1, trials_per_update=2,
+                               time_limit=3, bptt_length=4), tmp_path, progress=False)
+    assert make_maze_agent("rl2", "small", checkpoint=tmp_path, walls="districts").name == "rl2"
+    with pytest.raises(UsageError, match="districts walls, not small, n=2, uniform walls"):
+        make_maze_agent("rl2", "small", checkpoint=tmp_path, walls="uniform")

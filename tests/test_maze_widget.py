@@ -157,7 +157,16 @@ def test_a_policy_for_another_task_is_refused():
 
     with pytest.raises(UsageError, match="unknown maze size"):
         MazeTrialStepper(UniformRandomPolicy(3), "huge", auto_draw=False)
+    with pytest.raises(UsageError, match="unknown wall scheme"):
+        MazeTrialStepper(UniformRandomPolicy(3), "small", walls="stripes", auto_draw=False)
     assert my_doom_processes() == before
+
+
+def test_the_widget_plays_the_wall_scheme_it_is_given(widgets_to_close):
+    w = MazeTrialStepper(UniformRandomPolicy(3), "small", seed=9, time_limit=LIMIT,
+                         walls="districts", auto_draw=False)
+    widgets_to_close.append(w)
+    assert w.agent_stepper.env.task_env.walls == "districts"
 
 
 def test_drawing_the_figure(tmp_path, widgets_to_close):

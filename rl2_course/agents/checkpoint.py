@@ -46,9 +46,11 @@ def mdp_env_spec(episodes: int, states: int = 10, actions: int = 5, horizon: int
             "episodes": int(episodes)}
 
 
-def maze_env_spec(size: str, episodes: int = 2) -> dict[str, Any]:
-    """The task family a maze checkpoint was trained on (size "small" or "large")."""
-    return {"env": "maze", "size": str(size), "episodes": int(episodes)}
+def maze_env_spec(size: str, episodes: int = 2, walls: str = "uniform") -> dict[str, Any]:
+    """The task family a maze checkpoint was trained on (size "small" or "large"; the wall
+    scheme is named only when it is not "uniform", so older checkpoints keep their spec)."""
+    spec = {"env": "maze", "size": str(size), "episodes": int(episodes)}
+    return spec if walls == "uniform" else {**spec, "walls": str(walls)}
 
 
 def describe_env(spec: dict[str, Any]) -> str:
@@ -59,7 +61,7 @@ def describe_env(spec: dict[str, Any]) -> str:
         return (f"mdp n={spec.get('episodes')} ({spec.get('states')} states, {spec.get('actions')} "
                 f"actions, {spec.get('horizon')} steps)")
     if spec.get("env") == "maze":
-        return f"maze {spec.get('size')}, n={spec.get('episodes')}"
+        return f"maze {spec.get('size')}, n={spec.get('episodes')}, {spec.get('walls', 'uniform')} walls"
     return ", ".join(f"{k}={v}" for k, v in spec.items())
 
 

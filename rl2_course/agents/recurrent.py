@@ -182,7 +182,7 @@ class RecurrentActorCritic(nn.Module):
                    encoder=build_encoder(spec["encoder"]))
 
     def initial_hidden(self, batch: int) -> torch.Tensor:
-        """h_0 = 0 for ``batch`` fresh trials (the only place the memory is ever cleared)."""
+        """h_0 = 0 for ``batch`` fresh trials (the only place RL² ever clears the memory)."""
         return torch.zeros(batch, self.hidden_size, device=self.device)
 
     @property

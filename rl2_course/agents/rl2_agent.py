@@ -33,13 +33,25 @@ class RL2Agent:
 
     By default actions are *sampled* from π, as in training and in the paper's evaluation;
     ``greedy=True`` takes the most likely action instead.
+
+    ``forget_between_episodes=True`` is an ablation, not RL²: at the first step of every
+    episode after the first, the GRU state of that row is zeroed and the previous action,
+    reward and done flag are hidden, exactly as at the start of a trial. What the agent then
+    does in episode 2 is what it would do without any memory of episode 1, so comparing it
+    with the intact agent on the same tasks measures what that memory is worth. ``dice`` names
+    whose dice an evaluation gives the agent (default: its own name); an ablation that rolls
+    the intact agent's dice plays episode 1 move for move like it, so the two differ only in
+    episode 2.
     """
 
     def __init__(self, model: RecurrentActorCritic, *, greedy: bool = False,
-                 name: str = "rl2") -> None:
+                 forget_between_episodes: bool = False, name: str = "rl2",
+                 dice: str | None = None) -> None:
         self.model = model.eval()
         self.greedy = bool(greedy)
+        self.forget_between_episodes = bool(forget_between_episodes)
         self.name = name
+        self.dice = name if dice is None else dice
 
     def initial_state(self, num_tasks: int,
                       seed: int | np.random.SeedSequence | None = None) -> RL2State:
@@ -55,8 +67,11 @@ class RL2Agent:
         if x.ndim != 2 or x.shape[1] != self.model.input_size:
             raise ValueError(f"expected RL² inputs of shape (B, {self.model.input_size}), "
                              f"got {x.shape}: was the model trained for another task family?")
+        hidden = state.hidden
+        if self.forget_between_episodes:
+            x, hidden = self._forget_at_episode_starts(x, hidden)
         with torch.no_grad():
-            logits, value, hidden = self.model.step(torch.from_numpy(x), state.hidden)
+            logits, value, hidden = self.model.step(torch.from_numpy(x), hidden)
             probs = torch.softmax(logits, dim=-1)
             if self.greedy:
                 actions = probs.argmax(dim=-1)
@@ -64,6 +79,17 @@ class RL2Agent:
                 actions = torch.multinomial(probs, 1, generator=state.generator).squeeze(-1)
         return actions.numpy().astype(np.int64), RL2State(hidden, state.generator,
                                                           probs.numpy(), value.numpy())
+
+    def _forget_at_episode_starts(self, x: np.ndarray, hidden: torch.Tensor
+                                  ) -> tuple[np.ndarray, torch.Tensor]:
+        """Rows whose previous step ended an episode start over as if a new trial began."""
+        starts = self.model.layout.split(x).prev_done > 0.5
+        if not starts.any():
+            return x, hidden
+        x, hidden = x.copy(), hidden.clone()
+        x[starts, self.model.layout.observation_size:] = 0.0   # no previous action, reward, done
+        hidden[torch.from_numpy(starts)] = 0.0
+        return x, hidden
 
     @classmethod
     def from_checkpoint(cls, path, arms: int | None = None, episodes: int | None = None,
@@ -77,7 +103,8 @@ class RL2Agent:
         return cls(model, **kwargs)
 
     def __repr__(self) -> str:
-        return f"RL2Agent(hidden_size={self.model.hidden_size}, greedy={self.greedy})"
+        forget = ", forget_between_episodes=True" if self.forget_between_episodes else ""
+        return f"RL2Agent(hidden_size={self.model.hidden_size}, greedy={self.greedy}{forget})"
 
 
 def _torch_seed(seed: int | np.random.SeedSequence) -> int:

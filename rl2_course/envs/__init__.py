@@ -21,17 +21,18 @@ def make_mdp_trials(episodes: int, num_tasks: int = 1, states: int = 10, actions
 
 
 def make_maze_trials(size: str = "small", num_tasks: int = 1, *, time_limit: int | None = None,
-                     **kwargs) -> TrialEnv:
+                     walls: str | None = None, **kwargs) -> TrialEnv:
     """B trials of 2 episodes in fresh random ViZDoom mazes of ``size`` "small" (5×5 cells) or
-    "large" (9×9), with ``time_limit`` decisions per episode (None: that size's own limit,
-    `settings.maze_setting`); ``kwargs`` go to `MazeTasks`. Close it (``env.task_env.close()``)
-    to end its Doom processes."""
+    "large" (9×9), with ``time_limit`` decisions per episode and wall scheme ``walls`` (None:
+    that size's own, `settings.maze_setting`); ``kwargs`` go to `MazeTasks`. Close it
+    (``env.task_env.close()``) to end its Doom processes."""
     from rl2_course.envs.maze import MazeTasks
     from rl2_course.settings import MAZE_EPISODES, maze_setting
 
     setting = maze_setting(size)
     limit = setting.time_limit if time_limit is None else time_limit
-    return TrialEnv(MazeTasks(num_tasks, setting.cells, time_limit=limit, **kwargs), MAZE_EPISODES)
+    return TrialEnv(MazeTasks(num_tasks, setting.cells, time_limit=limit,
+                              walls=setting.walls if walls is None else walls, **kwargs), MAZE_EPISODES)
 
 
 __all__ = ["ArmPrior", "BernoulliBandits", "SingleTaskEnv", "TaskVectorEnv", "TrialEnv", "TrialInput",

@@ -42,6 +42,18 @@ wrapper concatenates flat observations; `observation_image` turns it back into a
 explorer that knows the layout (`rl2_course.envs.maze_explorer`) finishes every episode 1 of
 `benchmarks/maze_oracle.py` within them. Running out ends the episode with ``truncated=True``.
 
+**Walls.** By default every wall has one texture (``walls="uniform"``), so two corridors look
+alike and an agent restarted at a random place can hardly tell where it is. ``walls=
+"districts"`` gives each quadrant of the maze its own texture (`DISTRICT_TEXTURES`): coarse
+landmarks that an agent could remember the target by. The scheme changes the pictures only:
+a seed gives the same mazes, targets and starts under both.
+
+**Doom's own dice.** The engine draws random numbers of its own (the torch's flicker starts
+at a random animation frame). Every episode restarts that stream from the row's seed, so an
+episode depends only on its maze, target, start and the agent's actions, never on how many
+episodes its process played before (for instance for another agent evaluated on the same
+processes).
+
 **Position** (x, y, angle) comes from ViZDoom's game variables. It is used for the reward,
 the metrics and the widget's map, and is returned in ``info``, never in the observation.
 
@@ -79,12 +91,18 @@ import numpy as np
 
 from rl2_course.envs.base import TaskVectorEnv
 from rl2_course.envs.maze_generator import Cell, Maze, generate_maze
+from rl2_course.settings import WALL_SCHEMES
 
 # -- geometry (Doom map units; the player is a cylinder of radius 16) ---------------------------
 CELL_SIZE = 96          # width of a corridor (one cell)
 WALL_THICKNESS = 16     # width of a wall between two cells
 WALL_HEIGHT = 96
 WALL_TEXTURE, FLOOR_TEXTURE, CEILING_TEXTURE = "STARTAN2", "FLOOR0_1", "CEIL1_1"
+#: wall schemes: "uniform" (every wall `WALL_TEXTURE`) or "districts": the maze's four quadrants
+#: (north-west, north-east, south-west, south-east; the middle row and column go north and west)
+#: each have their own texture, chosen for distinct mean colours at 40×30 and none red like the
+#: target. Landmarks let an agent that restarts at a random place tell roughly where it is.
+DISTRICT_TEXTURES = ("STARTAN2", "COMPBLUE", "CEMENT1", "SLADWALL")
 LIGHT_LEVEL = 208
 TARGET_THING = 46       # TallRedTorch: tall, bright, visible down a corridor at 40×30
 REACH_DISTANCE = 48.0   # centre to centre; touching the torch is 32 (two radii of 16)
@@ -138,13 +156,29 @@ def position_to_cell(x: float, y: float) -> Cell:
     return int((-y - WALL_THICKNESS / 2) // step), int((x - WALL_THICKNESS / 2) // step)
 
 
-def maze_textmap(maze: Maze, target: Cell, start: Cell, angle: float) -> str:
+def cell_district(cell: Cell, rows: int, cols: int) -> int:
+    """The quadrant (0 NW, 1 NE, 2 SW, 3 SE) of ``cell`` in a ``rows`` × ``cols`` maze."""
+    return 2 * int(cell[0] >= (rows + 1) // 2) + int(cell[1] >= (cols + 1) // 2)
+
+
+def wall_texture(walls: str, cell: Cell, rows: int, cols: int) -> str:
+    """The texture of the walls around ``cell`` under wall scheme ``walls`` (`WALL_SCHEMES`)."""
+    if walls == "uniform":
+        return WALL_TEXTURE
+    if walls == "districts":
+        return DISTRICT_TEXTURES[cell_district(cell, rows, cols)]
+    raise ValueError(f"unknown wall scheme {walls!r}; known: {', '.join(WALL_SCHEMES)}")
+
+
+def maze_textmap(maze: Maze, target: Cell, start: Cell, angle: float, walls: str = "uniform") -> str:
     """The UDMF ``TEXTMAP`` of ``maze``: walls, one sector, the player start and the target.
 
     Every open block of the block grid is floor; each side of an open block that borders a
     closed block becomes a one-sided wall, oriented clockwise around the open block so that its
     front side (Doom draws the front, on the right of v1 → v2) faces the floor. All floor blocks
-    belong to one sector, so there are no lines between two open blocks at all.
+    belong to one sector, so there are no lines between two open blocks at all. A wall takes
+    the texture (`wall_texture`) of the cell its open block belongs to (a passage: the cell
+    north or west of it).
     """
     grid = maze.open
     xs, ys = block_edges(grid.shape[1]), -block_edges(grid.shape[0])
@@ -165,9 +199,10 @@ def maze_textmap(maze: Maze, target: Cell, start: Cell, angle: float) -> str:
         for (ni, nj), a, b in sides:
             if closed(ni, nj):
                 side = len(lines)
+                texture = wall_texture(walls, ((i - 1) // 2, (j - 1) // 2), maze.rows, maze.cols)
                 lines.append(f"linedef {{ v1 = {vertex(*a)}; v2 = {vertex(*b)}; sidefront = {side}; "
                              f"blocking = true; }}\n"
-                             f"sidedef {{ sector = 0; texturemiddle = \"{WALL_TEXTURE}\"; }}")
+                             f"sidedef {{ sector = 0; texturemiddle = \"{texture}\"; }}")
     out = ['namespace = "zdoom";']
     out += [f"vertex {{ x = {x:.1f}; y = {y:.1f}; }}" for (x, y) in vertices]
     out += lines
@@ -343,7 +378,7 @@ class MazeTasks(TaskVectorEnv):
     def __init__(self, num_tasks: int, rows: int = 5, cols: int | None = None, *,
                  time_limit: int | None = None, frame_skip: int = FRAME_SKIP,
                  step_penalty: float = STEP_PENALTY, wall_penalty: float = WALL_PENALTY,
-                 doom_seed: int = 0, threads: int | None = None) -> None:
+                 walls: str = "uniform", doom_seed: int = 0, threads: int | None = None) -> None:
         cols = rows if cols is None else cols
         if time_limit is None:                 # the small maze's limit (settings.MAZE_SETTINGS)
             from rl2_course.settings import maze_setting
@@ -355,6 +390,8 @@ class MazeTasks(TaskVectorEnv):
             raise ValueError(f"time_limit must be at least 1 decision, got {time_limit}")
         if int(frame_skip) < 1:
             raise ValueError(f"frame_skip must be at least 1 tic, got {frame_skip}")
+        if walls not in WALL_SCHEMES:
+            raise ValueError(f"unknown wall scheme {walls!r}; known: {', '.join(WALL_SCHEMES)}")
         if threads is not None and int(threads) < 1:
             raise ValueError(f"threads must be at least 1, got {threads}")
         super().__init__(num_tasks, gymnasium.spaces.Box(0.0, 1.0, shape=(int(np.prod(OBS_SHAPE)),),
@@ -363,6 +400,7 @@ class MazeTasks(TaskVectorEnv):
         self.time_limit, self.frame_skip = int(time_limit), int(frame_skip)
         self.step_penalty, self.wall_penalty = float(step_penalty), float(wall_penalty)
         self.reward_bounds = (-(self.step_penalty + self.wall_penalty), TARGET_REWARD - self.step_penalty)
+        self.walls = walls
         self.doom_seed = int(doom_seed)
         B = self.num_envs
         # One Python thread drives each Doom process while it renders (ViZDoom releases the GIL
@@ -458,12 +496,17 @@ class MazeTasks(TaskVectorEnv):
 
     def _start_episode(self, b: int, cell: Cell, angle: float, counter: int) -> None:
         path = write_wad(self._dir / f"task{b}-{counter}.wad",
-                         maze_textmap(self.mazes[b], tuple(self.targets[b]), cell, angle))
+                         maze_textmap(self.mazes[b], tuple(self.targets[b]), cell, angle, self.walls))
         game = self._games[b]
         if game is None:
             game = self._games[b] = _new_game(self._dir, path, self.doom_seed + b)
         else:
             game.set_doom_map(f"file:{path}")
+        # Doom draws random numbers of its own (the torch's flicker starts at a random frame),
+        # from a stream that every new_episode moves on. Restarting it here makes an episode
+        # depend only on its maze, target and start, not on how many episodes this process
+        # played before (e.g. for another agent evaluated on the same batch of processes).
+        game.set_seed(self.doom_seed + b)
         game.new_episode()
         game.make_action([0.0, 0.0], SETTLE_TICS)
         old, self._episode_files[b] = self._episode_files[b], path

@@ -61,8 +61,8 @@ class MazeTrialRecorder(TrialEnv):
     * ``lengths``, ``success``: decisions taken and target reached, per finished episode.
     """
 
-    def __init__(self, size: str, time_limit: int | None = None) -> None:
-        trials = make_maze_trials(size, 1, time_limit=time_limit)
+    def __init__(self, size: str, time_limit: int | None = None, walls: str | None = None) -> None:
+        trials = make_maze_trials(size, 1, time_limit=time_limit, walls=walls)
         super().__init__(trials.task_env, trials.episodes_per_trial)
         self.paths: list[list[tuple[int, float, float]]] = []
         self.frames: list[np.ndarray] = []
@@ -107,7 +107,8 @@ class MazeTrialStepper(TrialStepperWidget):
 
     The maze, the target, both starts and all the luck come from ``seed``. ``time_limit``
     caps each episode (default: the size's, `settings.MAZE_SETTINGS`; a small one makes short
-    trials for tests). ``compare`` names maze agents (or gives ready policies) played on the same
+    trials for tests). ``walls`` is the wall scheme (default: the size's own; "districts" for an
+    agent trained on district walls). ``compare`` names maze agents (or gives ready policies) played on the same
     maze, each in its own Doom process; none by default. Call `close` to end the processes.
     """
 
@@ -128,13 +129,14 @@ class MazeTrialStepper(TrialStepperWidget):
         help="comparison agent -> its finished episodes' lengths")
 
     def __init__(self, policy: Policy, size: str = "small", *, seed: int = 0,
-                 time_limit: int | None = None, compare: Sequence[str | Policy] = (),
-                 interval: int = 150, auto_draw: bool = True,
+                 time_limit: int | None = None, walls: str | None = None,
+                 compare: Sequence[str | Policy] = (), interval: int = 150, auto_draw: bool = True,
                  gif_path: str | Path = "maze-trial.gif", **kwargs: Any) -> None:
         from rl2_course.evaluate_maze import check_maze_setting
 
-        setting = check_maze_setting(size)
+        setting = check_maze_setting(size, walls=walls)
         self.size = size
+        self.walls = setting.walls if walls is None else walls
         self.rows = self.cols = setting.cells
         self.time_limit = setting.time_limit if time_limit is None else int(time_limit)
         if self.time_limit < 1:
@@ -225,12 +227,12 @@ class MazeTrialStepper(TrialStepperWidget):
             env = self._spare_envs.pop(0)
             if not env.closed:                 # reuse the Doom process of the last trial
                 return env
-        return MazeTrialRecorder(self.size, self.time_limit)
+        return MazeTrialRecorder(self.size, self.time_limit, self.walls)
 
     def _make_comparison(self, name: str) -> Policy:
         from rl2_course.evaluate_maze import make_maze_agent
 
-        return make_maze_agent(name, self.size)
+        return make_maze_agent(name, self.size, walls=self.walls)
 
     def _check_policy(self, policy: Policy) -> None:
         model = getattr(policy, "model", None)
