@@ -8,6 +8,7 @@ with its own seeded dice, and keeps the last action probabilities and value for 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,6 @@ import torch
 
 from rl2_course.agents.checkpoint import bandit_env_spec, load_checkpoint
 from rl2_course.agents.recurrent import RecurrentActorCritic
-
 
 
 @dataclass
@@ -92,7 +92,7 @@ class RL2Agent:
         return x, hidden
 
     @classmethod
-    def from_checkpoint(cls, path, arms: int | None = None, episodes: int | None = None,
+    def from_checkpoint(cls, path: str | Path, arms: int | None = None, episodes: int | None = None,
                         *, expected_env_spec: dict[str, Any] | None = None, **kwargs: Any) -> RL2Agent:
         """Load a checkpoint, refusing one trained for another task family when told which:
         a bandit's (k, n) as ``arms, episodes``, or any ``expected_env_spec``."""
