@@ -25,6 +25,13 @@ One update, top to bottom (`train` runs ``updates`` of them):
 3. `ppo_update`: a few epochs over minibatches of trials: clipped surrogate + value loss −
    entropy bonus, one Adam step per minibatch.
 
+Not in the paper, off by default: ``aux_coef > 0`` (maze only) adds a supervised auxiliary loss,
+aux_coef · ‖ĝ(h_t) − g_t‖², where g_t is where the target lies from the agent's eyes
+(`MazeTasks.target_offset`, computed from the position the policy never sees) and ĝ a linear
+head on the GRU state. It is the auxiliary-task idea of navigation agents (Jaderberg et al.
+2017, Mirowski et al. 2017): a dense gradient that tells the memory what is worth keeping,
+where the RL² return alone says it rarely. Acting never reads the head.
+
 Reproducibility: all randomness comes from ``config.seed``: the model's initial weights, the
 per-update environment seeds, and two generators (action sampling, minibatch shuffling) whose
 states are saved in every checkpoint together with the optimizer and the update counter, so
@@ -103,6 +110,9 @@ class TrainConfig:
     minibatches: int = 4
     bptt_length: int | None = None     # None: backprop through whole trials
     reward_scale: float = 1.0
+    # maze only: weight of an auxiliary loss that asks h_t to predict where the target lies
+    # from the agent (`MazeTasks.target_offset`); 0 = plain RL², the paper's method
+    aux_coef: float = 0.0
     schedule_updates: int = 200        # length of the lr and entropy schedules (in updates)
     num_threads: int = 1               # torch CPU threads (fixed, so runs are reproducible)
     device: str = "cpu"                # "cuda" trains on a GPU: faster, not bit-reproducible
@@ -180,6 +190,9 @@ class TrainConfig:
         if self.walls is not None and (self.env != "maze" or self.walls not in WALL_SCHEMES):
             raise UsageError(f"walls is a maze's wall scheme ({' or '.join(WALL_SCHEMES)}), "
                              f"got {self.walls!r} for env {self.env!r}")
+        if self.aux_coef < 0 or (self.aux_coef > 0 and self.env != "maze"):
+            raise UsageError(f"aux_coef (the maze's target-offset auxiliary loss) must be 0, or "
+                             f"positive for a maze run; got {self.aux_coef} for env {self.env!r}")
         if self.bptt_length is not None and self.bptt_length < 1:
             raise UsageError(f"bptt_length must be at least 1 or None, got {self.bptt_length}")
         if not 0.0 <= self.gamma <= 1.0 or not 0.0 <= self.gae_lambda <= 1.0:
@@ -216,6 +229,15 @@ class TrainConfig:
         """φ: a CNN for the maze's pixels; None (the identity) for vector observations."""
         return ConvEncoder() if self.env == "maze" else None
 
+    @property
+    def aux_size(self) -> int:
+        """Outputs of the model's auxiliary head: the target offset (ahead, left), or none."""
+        return 2 if self.aux_coef > 0 else 0
+
+    @property
+    def log_columns(self) -> tuple[str, ...]:
+        return LOG_COLUMNS + (("aux_loss",) if self.aux_size else ())
+
     def make_env(self, num_trials: int | None = None) -> TrialEnv:
         size = num_trials or self.trials_per_update
         if self.env == "maze":
@@ -230,7 +252,7 @@ class TrainConfig:
 _SETTABLE = ("time_limit", "walls", "hidden_size", "trials_per_update", "learning_rate", "lr_final_fraction", "gamma",
              "gae_lambda", "clip_coef", "value_coef", "entropy_coef", "entropy_coef_final",
              "max_grad_norm", "ppo_epochs", "minibatches", "bptt_length", "reward_scale",
-             "schedule_updates", "num_threads", "checkpoint_every")
+             "schedule_updates", "num_threads", "checkpoint_every", "aux_coef")
 
 
 def parse_overrides(items: list[str]) -> dict[str, Any]:
@@ -294,6 +316,8 @@ class TrialBatch:
     segment_h0: torch.Tensor   # (S, B, H) hidden state at the start of each BPTT segment
     valid: torch.Tensor        # (T, B) 1.0 on a trial's own steps, 0.0 after it ended (the maze's
                                # trials differ in length; a finished row waits for the others)
+    aux_targets: torch.Tensor | None = None   # (T, B, K) what the auxiliary head should predict
+                                              # at x_t (the maze's target offset), if it has one
 
 
 def collect_trials(model: RecurrentActorCritic, env: TrialEnv, env_seed: int,
@@ -302,7 +326,9 @@ def collect_trials(model: RecurrentActorCritic, env: TrialEnv, env_seed: int,
 
     The GRU state starts at zero (a new task: forget everything) and is then carried through
     every step of the trial, across episode boundaries. With ``segment_length`` L the hidden
-    state is also recorded every L steps, where truncated-BPTT segments will start.
+    state is also recorded every L steps, where truncated-BPTT segments will start. A model
+    with an auxiliary head also gets the env's auxiliary targets recorded (the maze's
+    `target_offset`, read for the state each x_t shows).
     Trials may end at different steps (the maze's): a row whose trial has ended is stepped
     on with the others (the env leaves it alone) and masked out by ``valid``.
     """
@@ -311,7 +337,7 @@ def collect_trials(model: RecurrentActorCritic, env: TrialEnv, env_seed: int,
     h = model.initial_hidden(env.num_envs)
     steps: dict[str, list[torch.Tensor]] = {k: [] for k in
                                             ("x", "a", "logp", "v", "r", "done", "ent", "h0",
-                                             "valid")}
+                                             "valid", "aux")}
     terminated = np.zeros(env.num_envs, dtype=bool)
     with torch.no_grad():
         while not terminated.all():
@@ -319,6 +345,8 @@ def collect_trials(model: RecurrentActorCritic, env: TrialEnv, env_seed: int,
             if segment_length is not None and t % segment_length == 0:
                 steps["h0"].append(h)
             x = torch.from_numpy(x_np).to(device)
+            if model.aux_size:
+                steps["aux"].append(torch.from_numpy(env.task_env.target_offset()).to(device))
             logits, value, h = model.step(x, h)
             log_probs = torch.log_softmax(logits, dim=-1)
             # Sampled on the CPU with the run's generator, whatever the device: one random stream.
@@ -336,7 +364,8 @@ def collect_trials(model: RecurrentActorCritic, env: TrialEnv, env_seed: int,
     if segment_length is None:
         steps["h0"].append(model.initial_hidden(env.num_envs))
     return TrialBatch(*(torch.stack(steps[k]) for k in
-                        ("x", "a", "logp", "v", "r", "done", "ent", "h0", "valid")))
+                        ("x", "a", "logp", "v", "r", "done", "ent", "h0", "valid")),
+                      aux_targets=torch.stack(steps["aux"]) if steps["aux"] else None)
 
 
 # --------------------------------------------------------------------------------------------
@@ -407,24 +436,29 @@ def ppo_update(model: RecurrentActorCritic, optimizer: torch.optim.Optimizer, ba
     x, actions, old_logp, adv, ret = (_to_segments(t, length) for t in
                                       (batch.x, batch.actions, batch.logprobs, advantages, returns))
     mask = _to_segments(batch.valid, length)       # 0 on padding (after a trial, or a segment)
+    use_aux = config.aux_coef > 0 and batch.aux_targets is not None
+    aux = _to_segments(batch.aux_targets, length) if use_aux else mask   # (mask: a placeholder)
     h0 = batch.segment_h0.reshape(-1, model.hidden_size)         # (S·B, H), same column order
     # A segment that lies wholly after its trial's end adds nothing to any loss; the maze's
     # trials differ in length, so these are often over half the columns: skip them.
     own_columns = mask.sum(0) > 0
     if not bool(own_columns.all()):
-        x, actions, old_logp, adv, ret, mask = (t[:, own_columns] for t in
-                                                (x, actions, old_logp, adv, ret, mask))
+        x, actions, old_logp, adv, ret, mask, aux = (t[:, own_columns] for t in
+                                                     (x, actions, old_logp, adv, ret, mask, aux))
         h0 = h0[own_columns]
     columns = x.shape[1]
 
     stats = {"value_loss": 0.0, "approx_kl": 0.0, "clip_frac": 0.0}
+    if use_aux:
+        stats["aux_loss"] = 0.0
     count = 0
     model.train()
     for _ in range(config.ppo_epochs):
         order = rng.permutation(columns)
         for cols in np.array_split(order, min(config.minibatches, columns)):
             cols = torch.from_numpy(cols).to(x.device)
-            logits, values, _ = model.forward_sequence(x[:, cols], h0[cols])
+            hidden, _ = model.hidden_sequence(x[:, cols], h0[cols])
+            logits, values = model.policy_head(hidden), model.value_head(hidden).squeeze(-1)
             log_probs = torch.log_softmax(logits, dim=-1)
             new_logp = log_probs.gather(-1, actions[:, cols, None]).squeeze(-1)
             entropy = -(log_probs.exp() * log_probs).sum(-1)
@@ -441,6 +475,9 @@ def ppo_update(model: RecurrentActorCritic, optimizer: torch.optim.Optimizer, ba
             value_loss = 0.5 * masked_mean((values - ret[:, cols]) ** 2)
             loss = (policy_loss + config.value_coef * value_loss
                     - entropy_coef * masked_mean(entropy))
+            if use_aux:     # squared error of the predicted target offset, summed over (ahead, left)
+                aux_loss = masked_mean(((model.aux_head(hidden) - aux[:, cols]) ** 2).sum(-1))
+                loss = loss + config.aux_coef * aux_loss
 
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -452,6 +489,8 @@ def ppo_update(model: RecurrentActorCritic, optimizer: torch.optim.Optimizer, ba
                 stats["clip_frac"] += masked_mean(
                     ((ratio - 1).abs() > config.clip_coef).float()).item()
                 stats["value_loss"] += value_loss.item()
+                if use_aux:
+                    stats["aux_loss"] += aux_loss.item()
             count += 1
     model.eval()
     return {k: v / count for k, v in stats.items()}
@@ -500,7 +539,7 @@ def _fresh_state(config: TrainConfig, warm_start: bool = True) -> _RunState:
     with torch.random.fork_rng(devices=[]):     # seed the initial weights, leave global RNG be
         torch.manual_seed(config.seed)
         model = RecurrentActorCritic(config.observation_size, config.arms, config.hidden_size,
-                                     encoder=config.make_encoder())
+                                     encoder=config.make_encoder(), aux_size=config.aux_size)
     model.to(config.device)    # initialised on the CPU: the same first weights on any device
     if warm_start and config.init_from is not None:
         _warm_start(model, Path(config.init_from))
@@ -516,14 +555,20 @@ def _warm_start(model: RecurrentActorCritic, path: Path) -> None:
 
     Only the weights travel: the optimizer, the schedules and the random streams start fresh,
     and the checkpoint's task family may differ (that is the point: a shorter trial length).
+    The auxiliary head may differ: a new one keeps its fresh weights, an unused one is dropped.
     """
     payload = read_checkpoint(path)
-    if payload["model_spec"] != model.spec():
+    without_aux = lambda spec: {k: v for k, v in spec.items() if k != "aux_size"}  # noqa: E731
+    if without_aux(payload["model_spec"]) != without_aux(model.spec()):
         theirs, ours = payload["model_spec"], model.spec()
         raise UsageError(f"--init-from {path}: its network ({theirs.get('num_actions')} actions, "
                          f"{theirs.get('hidden_size')} GRU units) does not fit this run's "
                          f"({ours['num_actions']} actions, {ours['hidden_size']} GRU units)")
-    model.load_state_dict(payload["state_dict"])
+    if payload["model_spec"].get("aux_size", 0) == model.aux_size:
+        model.load_state_dict(payload["state_dict"])
+    else:
+        shared = {k: v for k, v in payload["state_dict"].items() if not k.startswith("aux_head.")}
+        model.load_state_dict(shared, strict=False)
 
 
 def _save(path: Path, state: _RunState, config: TrainConfig) -> None:
@@ -608,7 +653,8 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, resume: bool = False,
 
     with _deterministic_torch(config.num_threads, config.device):
         state = _load_state(ckpt_path, config) if resume else _fresh_state(config)
-        log = TrainingLog(log_path, resume_after=state.update if resume else None)
+        log = TrainingLog(log_path, resume_after=state.update if resume else None,
+                          columns=config.log_columns)
         env = config.make_env()
         started, wall_before = time.perf_counter(), state.wall_seconds
         saved_at = state.update if resume else -1
@@ -670,14 +716,15 @@ class TrainingLog:
     does not parse is refused rather than silently mixed with new rows.
     """
 
-    def __init__(self, path: Path, resume_after: int | None) -> None:
-        self.path = path
+    def __init__(self, path: Path, resume_after: int | None,
+                 columns: tuple[str, ...] = LOG_COLUMNS) -> None:
+        self.path, self.columns = path, tuple(columns)
         rows: list[str] = []
         if resume_after is not None and path.exists():
             rows = self._rows_until(resume_after)
         elif resume_after is not None:
             print(f"note: {path} was missing; starting a new log", file=sys.stderr)
-        text = ",".join(LOG_COLUMNS) + "\n" + "".join(r + "\n" for r in rows)
+        text = ",".join(self.columns) + "\n" + "".join(r + "\n" for r in rows)
         _atomic_write_text(path, text)
         self._file = open(path, "a", newline="")
 
@@ -688,14 +735,14 @@ class TrainingLog:
             print(f"note: dropped a truncated last line of {self.path}: {lines[-1]!r}",
                   file=sys.stderr)
         lines = lines[:-1]                      # the part after the last newline
-        if not lines or lines[0] != ",".join(LOG_COLUMNS):
+        if not lines or lines[0] != ",".join(self.columns):
             raise UsageError(f"{self.path} is not a training log (expected the header "
-                             f"{','.join(LOG_COLUMNS)}); move it away to resume")
+                             f"{','.join(self.columns)}); move it away to resume")
         kept = []
         for number, line in enumerate(lines[1:], start=2):
             fields = next(csv.reader([line]), [])
             try:
-                if len(fields) != len(LOG_COLUMNS):
+                if len(fields) != len(self.columns):
                     raise ValueError
                 row_update = int(fields[0])
                 [float(f) for f in fields[1:]]
@@ -707,7 +754,7 @@ class TrainingLog:
         return kept
 
     def append(self, row: dict[str, float]) -> None:
-        self._file.write(",".join(_fmt(row[c]) for c in LOG_COLUMNS) + "\n")
+        self._file.write(",".join(_fmt(row[c]) for c in self.columns) + "\n")
         self._file.flush()
 
     def close(self) -> None:
@@ -715,10 +762,12 @@ class TrainingLog:
 
 
 def read_log(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """The log as columns of floats (for plots): {"update": array, "mean_return": array, ...}."""
+    """The log as columns of floats (for plots): {"update": array, "mean_return": array, ...};
+    a run with the auxiliary loss has an ``aux_loss`` column too."""
     with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    return {c: np.array([float(r[c]) for r in rows]) for c in LOG_COLUMNS}
+        reader = csv.DictReader(f)
+        rows = list(reader)
+    return {c: np.array([float(r[c]) for r in rows]) for c in reader.fieldnames or LOG_COLUMNS}
 
 
 def _fmt(value: float) -> str:

@@ -17,8 +17,8 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 from rl2_course.envs import SingleTaskEnv, TrialEnv
-from rl2_course.envs.maze import (DISTRICT_TEXTURES, OBS_SHAPE, STEP_PENALTY, WALL_PENALTY, MazeTasks,
-                                  cell_center, cell_district,
+from rl2_course.envs.maze import (CELL_SIZE, DISTRICT_TEXTURES, OBS_SHAPE, STEP_PENALTY, WALL_PENALTY,
+                                  WALL_THICKNESS, MazeTasks, cell_center, cell_district,
                                   doom_processes, maze_textmap, observation_image,
                                   position_to_cell, reap_orphans, write_wad)
 from rl2_course.envs.maze_generator import (Maze, all_cells_reachable, carve_step, cell_distances,
@@ -125,6 +125,19 @@ def test_reaching_the_target_pays_plus_one_and_ends_the_episode(one):
     # an ended episode is left alone until it is restarted
     obs, reward, term, trunc, _ = one.step(np.array([FORWARD]))
     assert reward[0] == 0 and not term[0] and not trunc[0]
+
+
+def test_target_offset_says_where_the_target_lies_from_the_agents_eyes(one):
+    """The auxiliary loss's target: (ahead, left) in maze widths, from position and angle."""
+    two_cells = 2 * (CELL_SIZE + WALL_THICKNESS) / (3 * (CELL_SIZE + WALL_THICKNESS) + WALL_THICKNESS)
+    for angle, expected in [(0, (two_cells, 0.0)), (90, (0.0, -two_cells)), (180, (-two_cells, 0.0))]:
+        one.reset(seed=0, options={"mazes": corridor(), "targets": (0, 2), "start": ((0, 0), angle)})
+        offset = one.target_offset()
+        assert offset.shape == (1, 2) and offset.dtype == np.float32
+        assert np.allclose(offset[0], expected, atol=1e-3), angle
+    one.reset(seed=0, options={"mazes": corridor(), "targets": (0, 2), "start": ((0, 0), 0)})
+    one.step(np.array([FORWARD]))          # walking east brings it nearer, still dead ahead
+    assert 0 < one.target_offset()[0, 0] < two_cells
 
 
 def test_walking_into_a_wall_costs_the_wall_penalty(one):

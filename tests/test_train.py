@@ -294,13 +294,13 @@ def test_steps_after_a_trial_ended_neither_reach_the_network_nor_change_the_upda
     for padding_value in (0.0, 7.0):
         state = _fresh_state(config)
         seen_columns = []
-        forward = state.model.forward_sequence
+        forward = state.model.hidden_sequence
 
         def recording_forward(x, h0, forward=forward, seen=seen_columns):
             seen.append(x.shape[1])
             return forward(x, h0)
 
-        state.model.forward_sequence = recording_forward
+        state.model.hidden_sequence = recording_forward
         batch = _uneven_trials(config, lengths, steps, padding_value)
         ppo_update(state.model, state.optimizer, batch, config, 0.01, np.random.default_rng(0))
         own_columns = sum(-(-n // (bptt or steps)) for n in lengths)
@@ -309,3 +309,51 @@ def test_steps_after_a_trial_ended_neither_reach_the_network_nor_change_the_upda
     # what lies in a finished row's steps (the env leaves it alone) must not matter
     for k in updated[0]:
         assert torch.allclose(updated[0][k], updated[1][k], atol=1e-6), k
+
+
+def test_the_auxiliary_head_learns_its_targets_on_the_trials_own_steps_only():
+    """``aux_coef``: a supervised loss on an extra head beside PPO (the maze uses it for
+    the target offset). It must fit its targets and, like PPO, ignore a finished row's steps."""
+    config = dataclasses.replace(tiny(bptt_length=4), aux_coef=1.0)
+    lengths, steps = [3, 17, 9, 5], 17
+    updated = []
+    for padding_value in (0.0, 7.0):
+        state = _fresh_state(config)
+        assert state.model.aux_size == 2 and "aux_size" in state.model.spec()
+        batch = _uneven_trials(config, lengths, steps, padding_value)
+        # a target the GRU can read off its input: the first two numbers of x_t
+        batch.aux_targets = torch.where(batch.valid[..., None] > 0, batch.x[..., :2],
+                                        torch.full((steps, len(lengths), 2), padding_value))
+        rng = np.random.default_rng(0)
+        losses = [ppo_update(state.model, state.optimizer, batch, config, 0.01, rng)["aux_loss"]
+                  for _ in range(30)]
+        assert losses[-1] < 0.5 * losses[0]
+        updated.append(params(state.model))
+    for k in updated[0]:
+        assert torch.allclose(updated[0][k], updated[1][k], atol=1e-6), k
+    # plain RL² has no such head, no such statistic and no such column in its log
+    plain = _fresh_state(tiny())
+    assert plain.model.aux_head is None and "aux_size" not in plain.model.spec()
+    assert "aux_loss" not in ppo_update(plain.model, plain.optimizer, _uneven_trials(tiny(), lengths, steps, 0.0),
+                                        tiny(), 0.01, np.random.default_rng(0))
+    assert tiny().log_columns == LOG_COLUMNS and config.log_columns == LOG_COLUMNS + ("aux_loss",)
+
+
+def test_aux_coef_is_for_mazes_and_a_warm_start_adds_or_drops_the_aux_head(tmp_path):
+    with pytest.raises(UsageError, match="aux_coef"):
+        train(tiny(updates=1, aux_coef=0.5), tmp_path / "bandit", progress=False)
+    with pytest.raises(UsageError, match="aux_coef"):
+        TrainConfig.for_maze("small", aux_coef=-1.0).validate()
+    plain = train(tiny(updates=1), tmp_path / "plain", progress=False)
+    with_aux = _fresh_state(dataclasses.replace(tiny(init_from=str(plain.checkpoint_path)), aux_coef=0.5))
+    for k, v in params(plain.model).items():        # every shared weight arrives; the head is new
+        assert torch.equal(with_aux.model.state_dict()[k], v), k
+    from rl2_course.agents.checkpoint import save_checkpoint
+
+    aux_config = dataclasses.replace(tiny(), aux_coef=0.5)
+    save_checkpoint(tmp_path / "aux.pt", with_aux.model, aux_config, aux_config.env_spec(), {})
+    dropped = _fresh_state(tiny(init_from=str(tmp_path / "aux.pt")))    # and back again
+    assert dropped.model.aux_head is None
+    assert_same_params(params(dropped.model), params(plain.model))
+    model, _ = load_checkpoint(tmp_path / "aux.pt")     # an agent with the head loads and acts
+    assert model.aux_size == 2

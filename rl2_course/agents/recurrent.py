@@ -16,7 +16,8 @@ Pieces, top to bottom:
 * `ObservationEncoder` / `IdentityEncoder`: φ, applied to the observation part of x only. The
   bandit and tabular MDP observations are small vectors, so φ is the identity; the maze's
   pixels go through `ConvEncoder`, a small CNN, and nothing else changes.
-* `RecurrentActorCritic`: φ → GRU → (policy logits, value).
+* `RecurrentActorCritic`: φ → GRU → (policy logits, value), and optionally an auxiliary
+  head that reads the same h_t (a training-time prediction task, never an input).
 * `RL2Agent` (in `rl2_agent.py`) wraps a model in the course's `Policy` protocol, so the
   evaluator, the widgets and the analysis run it exactly like a baseline.
 """
@@ -133,7 +134,7 @@ class RecurrentActorCritic(nn.Module):
     """
 
     def __init__(self, observation_size: int, num_actions: int, hidden_size: int = 128,
-                 encoder: ObservationEncoder | None = None) -> None:
+                 encoder: ObservationEncoder | None = None, aux_size: int = 0) -> None:
         super().__init__()
         self.layout = TrialInputLayout(int(observation_size), int(num_actions))
         self.hidden_size = int(hidden_size)
@@ -143,6 +144,11 @@ class RecurrentActorCritic(nn.Module):
         self.gru = nn.GRU(gru_input, self.hidden_size)
         self.policy_head = nn.Linear(self.hidden_size, self.layout.num_actions)
         self.value_head = nn.Linear(self.hidden_size, 1)
+        # Optional auxiliary head (UNREAL / Mirowski et al. 2017 style): predicts ``aux_size``
+        # numbers from h_t, trained by a supervised loss beside PPO (`TrainConfig.aux_coef`).
+        # Acting never reads it; it only shapes what the memory keeps.
+        self.aux_size = int(aux_size)
+        self.aux_head = nn.Linear(self.hidden_size, self.aux_size) if self.aux_size else None
         self._init_weights()
 
     def _init_weights(self) -> None:
@@ -170,16 +176,19 @@ class RecurrentActorCritic(nn.Module):
 
     def spec(self) -> dict[str, Any]:
         """Plain data that rebuilds this architecture (the weights travel separately)."""
-        return {"class": "RecurrentActorCritic", "observation_size": self.layout.observation_size,
+        spec = {"class": "RecurrentActorCritic", "observation_size": self.layout.observation_size,
                 "num_actions": self.layout.num_actions, "hidden_size": self.hidden_size,
                 "encoder": self.encoder.spec()}
+        if self.aux_size:           # absent when 0, so older checkpoints' specs still match
+            spec["aux_size"] = self.aux_size
+        return spec
 
     @classmethod
     def from_spec(cls, spec: dict[str, Any]) -> RecurrentActorCritic:
         if spec.get("class") != "RecurrentActorCritic":
             raise ValueError(f"not a RecurrentActorCritic spec: {spec.get('class')!r}")
         return cls(spec["observation_size"], spec["num_actions"], spec["hidden_size"],
-                   encoder=build_encoder(spec["encoder"]))
+                   encoder=build_encoder(spec["encoder"]), aux_size=spec.get("aux_size", 0))
 
     def initial_hidden(self, batch: int) -> torch.Tensor:
         """h_0 = 0 for ``batch`` fresh trials (the only place RL² ever clears the memory)."""
@@ -208,10 +217,15 @@ class RecurrentActorCritic(nn.Module):
         zeroes the LSTM state at every episode start (``(1 - done) * h``) and therefore has
         to loop step by step; RL² must remember the previous episodes, that is the point.
         """
+        outputs, h_last = self.hidden_sequence(x, h0)
+        return self.policy_head(outputs), self.value_head(outputs).squeeze(-1), h_last
+
+    def hidden_sequence(self, x: torch.Tensor, h0: torch.Tensor
+                        ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The GRU alone: x (T, B, D), h0 (B, H) -> every h_t (T, B, H) and h_T (B, H), for
+        callers that apply several heads to the same states (the trainer's auxiliary loss)."""
         outputs, h_last = self.gru(self._gru_inputs(x), h0.unsqueeze(0).contiguous())
-        logits = self.policy_head(outputs)
-        values = self.value_head(outputs).squeeze(-1)
-        return logits, values, h_last.squeeze(0)
+        return outputs, h_last.squeeze(0)
 
     def step(self, x: torch.Tensor, h: torch.Tensor
              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -564,6 +564,21 @@ class MazeTasks(TaskVectorEnv):
 
         return int(cell_distances(self.mazes[b], tuple(self.starts[b]))[tuple(self.targets[b])])
 
+    def target_offset(self) -> np.ndarray:
+        """Where the target lies from where each agent stands and looks: (B, 2) float32
+        ``(ahead, left)``, in maze widths (so within about ±1.4 in any maze).
+
+        Privileged knowledge (it uses the position): the trainer's optional auxiliary loss
+        (`TrainConfig.aux_coef`) asks the GRU state to predict it, as navigation agents are
+        taught to predict depth or loop closures (Mirowski et al. 2017); it is never an input.
+        """
+        goal = np.array([cell_center(tuple(t)) for t in self.targets])
+        dx, dy = (goal - self.position).T
+        a = np.radians(self.angle)          # Doom: 0° faces east (+x), angles turn to the left
+        width = self.cols * (CELL_SIZE + WALL_THICKNESS) + WALL_THICKNESS
+        ahead, left = np.cos(a) * dx + np.sin(a) * dy, -np.sin(a) * dx + np.cos(a) * dy
+        return (np.stack([ahead, left], axis=1) / width).astype(np.float32)
+
     # -- processes --------------------------------------------------------------------------------
 
     def close(self, **kwargs: Any) -> None:

@@ -1,0 +1,85 @@
+"""Does a maze agent's memory know where the target is? A linear probe on the GRU state.
+
+    .venv/bin/python benchmarks/maze_memory_probe.py [--checkpoint assets/checkpoints/maze-small.pt]
+        [--walls uniform|districts] [--trials 64] [--seed 5]
+
+Plays ``--trials`` small-maze trials with the agent (actions sampled, seeded), records every
+hidden state h_t and where the target lies from the agent's eyes at that moment
+(`MazeTasks.target_offset`: ahead and left, in maze widths), fits a ridge probe ŷ = W·h + b
+(`rl2_course.analysis.probes.fit_ridge`) on the first half of the trials and prints its held-out
+R² on the other half, per phase of the trial. A memory that carries the target from episode 1
+into episode 2 should score well at the *start* of episode 2, before the new start's
+surroundings have been seen. An agent trained with the auxiliary loss (``aux_coef``) has its own
+readout of the same quantity; its R² is printed beside the probe's. A quality diagnostic, not
+a speed figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import torch
+
+from rl2_course.agents import load_checkpoint
+from rl2_course.analysis.probes import fit_ridge, r2_score
+from rl2_course.envs import make_maze_trials
+from rl2_course.settings import WALL_SCHEMES
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", default="assets/checkpoints/maze-small.pt")
+    parser.add_argument("--walls", choices=WALL_SCHEMES, default="uniform")
+    parser.add_argument("--trials", type=int, default=64)
+    parser.add_argument("--seed", type=int, default=5)
+    args = parser.parse_args()
+    if args.trials < 4:
+        parser.error("--trials must be at least 4 (half of them fit the probe, half score it)")
+    model, _ = load_checkpoint(args.checkpoint)
+    torch.manual_seed(args.seed)
+    sampler = torch.Generator().manual_seed(args.seed)
+    env = make_maze_trials("small", args.trials, walls=args.walls)
+    hidden, offsets, episode, step_in_episode, trial, head = [], [], [], [], [], []
+    try:
+        x, _ = env.reset(seed=args.seed)
+        h = model.initial_hidden(args.trials)
+        done = np.zeros(args.trials, dtype=bool)
+        steps = np.zeros(args.trials, dtype=np.int64)
+        with torch.no_grad():
+            while not done.all():
+                live = ~done
+                offset, ep = env.task_env.target_offset(), env.episode_index.copy()
+                logits, _, h = model.step(torch.from_numpy(x), h)
+                hidden.append(h.numpy()[live])
+                offsets.append(offset[live])
+                episode.append(ep[live])
+                step_in_episode.append(steps[live])
+                trial.append(np.nonzero(live)[0])
+                if model.aux_size:
+                    head.append(model.aux_head(h).numpy()[live])
+                actions = torch.multinomial(torch.softmax(logits, -1), 1, generator=sampler).squeeze(-1)
+                x, _, done, _, info = env.step(actions.numpy())
+                steps = np.where(info["episode_done"], 0, steps + 1)
+    finally:
+        env.close()
+    H, Y, ep, k, b = map(np.concatenate, (hidden, offsets, episode, step_in_episode, trial))
+    fitted = b < args.trials // 2
+    probe = fit_ridge(H[fitted], Y[fitted], alpha=1.0).predict(H)
+    readout = np.concatenate(head) if head else None
+    phases = [("episode 1, all steps", ep == 0), ("episode 1, first 10", (ep == 0) & (k < 10)),
+              ("episode 2, first 10", (ep == 1) & (k < 10)),
+              ("episode 2, steps 10-49", (ep == 1) & (k >= 10) & (k < 50)), ("episode 2, all steps", ep == 1)]
+    print(f"{args.checkpoint}, {args.walls} walls, {args.trials} trials, seed {args.seed}: held-out R² "
+          f"of the target offset (mean over ahead and left)\n")
+    print("| phase | states scored | linear probe R² | the agent's aux head R² |")
+    print("|---|---:|---:|---:|")
+    for name, phase in phases:
+        scored = phase & ~fitted
+        r2_probe = float(np.mean(r2_score(Y[scored], probe[scored])))
+        r2_head = "—" if readout is None else f"{float(np.mean(r2_score(Y[scored], readout[scored]))):+.2f}"
+        print(f"| {name} | {int(scored.sum())} | {r2_probe:+.2f} | {r2_head} |")
+
+
+if __name__ == "__main__":
+    main()
