@@ -21,9 +21,11 @@ import argparse
 import numpy as np
 import torch
 
-from rl2_course.agents import load_checkpoint
 from rl2_course.analysis.probes import fit_ridge, r2_score
 from rl2_course.envs import make_maze_trials
+from rl2_course.errors import UsageError
+from rl2_course.evaluate_maze import make_maze_agent
+from rl2_course.rollout import TrialStepper
 from rl2_course.settings import WALL_SCHEMES
 
 
@@ -36,37 +38,34 @@ def main() -> None:
     args = parser.parse_args()
     if args.trials < 4:
         parser.error("--trials must be at least 4 (half of them fit the probe, half score it)")
-    model, _ = load_checkpoint(args.checkpoint)
-    torch.manual_seed(args.seed)
-    sampler = torch.Generator().manual_seed(args.seed)
+    try:        # a missing, corrupt or other-walls checkpoint is refused in one line
+        agent = make_maze_agent("rl2", "small", checkpoint=args.checkpoint, walls=args.walls)
+    except UsageError as error:
+        parser.error(str(error))
+    model = agent.model
     env = make_maze_trials("small", args.trials, walls=args.walls)
-    hidden, offsets, episode, step_in_episode, trial, head = [], [], [], [], [], []
-    try:
-        x, _ = env.reset(seed=args.seed)
-        h = model.initial_hidden(args.trials)
-        done = np.zeros(args.trials, dtype=bool)
+    hidden, offsets, episode, step_in_episode, trial = [], [], [], [], []
+    try:        # the loop evaluation and the widgets use; h_t is in the agent's state after a step
+        stepper = TrialStepper(env, agent, seed=args.seed)
         steps = np.zeros(args.trials, dtype=np.int64)
-        with torch.no_grad():
-            while not done.all():
-                live = ~done
-                offset, ep = env.task_env.target_offset(), env.episode_index.copy()
-                logits, _, h = model.step(torch.from_numpy(x), h)
-                hidden.append(h.numpy()[live])
-                offsets.append(offset[live])
-                episode.append(ep[live])
-                step_in_episode.append(steps[live])
-                trial.append(np.nonzero(live)[0])
-                if model.aux_size:
-                    head.append(model.aux_head(h).numpy()[live])
-                actions = torch.multinomial(torch.softmax(logits, -1), 1, generator=sampler).squeeze(-1)
-                x, _, done, _, info = env.step(actions.numpy())
-                steps = np.where(info["episode_done"], 0, steps + 1)
+        while not stepper.done:
+            live = ~stepper.terminated
+            offsets.append(env.task_env.target_offset()[live])
+            episode.append(env.episode_index[live])
+            step_in_episode.append(steps[live])
+            trial.append(np.nonzero(live)[0])
+            done_now = stepper.step().episode_done
+            hidden.append(stepper.policy_state.hidden.numpy()[live])
+            steps = np.where(done_now, 0, steps + 1)
     finally:
         env.close()
     H, Y, ep, k, b = map(np.concatenate, (hidden, offsets, episode, step_in_episode, trial))
     fitted = b < args.trials // 2
     probe = fit_ridge(H[fitted], Y[fitted], alpha=1.0).predict(H)
-    readout = np.concatenate(head) if head else None
+    readout = None
+    if model.aux_size:
+        with torch.no_grad():
+            readout = model.aux_head(torch.from_numpy(H)).numpy()
     phases = [("episode 1, all steps", ep == 0), ("episode 1, first 10", (ep == 0) & (k < 10)),
               ("episode 2, first 10", (ep == 1) & (k < 10)),
               ("episode 2, steps 10-49", (ep == 1) & (k >= 10) & (k < 50)), ("episode 2, all steps", ep == 1)]

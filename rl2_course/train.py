@@ -437,15 +437,17 @@ def ppo_update(model: RecurrentActorCritic, optimizer: torch.optim.Optimizer, ba
                                       (batch.x, batch.actions, batch.logprobs, advantages, returns))
     mask = _to_segments(batch.valid, length)       # 0 on padding (after a trial, or a segment)
     use_aux = config.aux_coef > 0 and batch.aux_targets is not None
-    aux = _to_segments(batch.aux_targets, length) if use_aux else mask   # (mask: a placeholder)
+    aux = _to_segments(batch.aux_targets, length) if use_aux else None
     h0 = batch.segment_h0.reshape(-1, model.hidden_size)         # (S·B, H), same column order
     # A segment that lies wholly after its trial's end adds nothing to any loss; the maze's
     # trials differ in length, so these are often over half the columns: skip them.
     own_columns = mask.sum(0) > 0
     if not bool(own_columns.all()):
-        x, actions, old_logp, adv, ret, mask, aux = (t[:, own_columns] for t in
-                                                     (x, actions, old_logp, adv, ret, mask, aux))
+        x, actions, old_logp, adv, ret, mask = (t[:, own_columns] for t in
+                                                (x, actions, old_logp, adv, ret, mask))
         h0 = h0[own_columns]
+        if use_aux:
+            aux = aux[:, own_columns]
     columns = x.shape[1]
 
     stats = {"value_loss": 0.0, "approx_kl": 0.0, "clip_frac": 0.0}

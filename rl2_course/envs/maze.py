@@ -538,7 +538,7 @@ class MazeTasks(TaskVectorEnv):
 
         self._run_rows(act, [int(b) for b in np.nonzero(self.active)[0]])
         moved = np.hypot(*(self.position - before).T)
-        goal = np.array([cell_center(tuple(t)) for t in self.targets])
+        goal = self._target_centres()
         reached = self.active & (np.hypot(*(self.position - goal).T) < REACH_DISTANCE)
         bumped = self.active & (actions == 2) & (moved < BUMP_DISTANCE) & ~reached
         self.t += self.active
@@ -564,6 +564,10 @@ class MazeTasks(TaskVectorEnv):
 
         return int(cell_distances(self.mazes[b], tuple(self.starts[b]))[tuple(self.targets[b])])
 
+    def _target_centres(self) -> np.ndarray:
+        """(B, 2) map coordinates of each task's target: the point the reward measures from."""
+        return np.array([cell_center(tuple(t)) for t in self.targets])
+
     def target_offset(self) -> np.ndarray:
         """Where the target lies from where each agent stands and looks: (B, 2) float32
         ``(ahead, left)``, in maze widths (so within about ±1.4 in any maze).
@@ -572,8 +576,7 @@ class MazeTasks(TaskVectorEnv):
         (`TrainConfig.aux_coef`) asks the GRU state to predict it, as navigation agents are
         taught to predict depth or loop closures (Mirowski et al. 2017); it is never an input.
         """
-        goal = np.array([cell_center(tuple(t)) for t in self.targets])
-        dx, dy = (goal - self.position).T
+        dx, dy = (self._target_centres() - self.position).T
         a = np.radians(self.angle)          # Doom: 0° faces east (+x), angles turn to the left
         width = self.cols * (CELL_SIZE + WALL_THICKNESS) + WALL_THICKNESS
         ahead, left = np.cos(a) * dx + np.sin(a) * dy, -np.sin(a) * dx + np.cos(a) * dy
