@@ -1,7 +1,7 @@
 """Does a maze agent's memory know where the target is? A linear probe on the GRU state.
 
     .venv/bin/python benchmarks/maze_memory_probe.py [--checkpoint assets/checkpoints/maze-small.pt]
-        [--walls uniform|districts] [--trials 64] [--seed 5]
+        [--walls uniform|districts] [--trials 64] [--seed 5] [--quantity target|place]
 
 Plays ``--trials`` small-maze trials with the agent (actions sampled, seeded), records every
 hidden state h_t and where the target lies from the agent's eyes at that moment
@@ -10,8 +10,11 @@ hidden state h_t and where the target lies from the agent's eyes at that moment
 R² on the other half, per phase of the trial. A memory that carries the target from episode 1
 into episode 2 should score well at the *start* of episode 2, before the new start's
 surroundings have been seen. An agent trained with the auxiliary loss (``aux_coef``) has its own
-readout of the same quantity; its R² is printed beside the probe's. A quality diagnostic, not
-a speed figure.
+readout of the same quantity; its R² is printed beside the probe's. ``--quantity place`` probes
+instead where the agent itself stands on the maze's map (`MazeTasks.map_coordinates`, x and y):
+whether it can tell where a fresh start has put it (self-localisation), which an agent needs
+before a remembered target is any use; an agent trained with ``aux_task=map`` has a readout of
+that too. A quality diagnostic, not a speed figure.
 """
 
 from __future__ import annotations
@@ -26,7 +29,16 @@ from rl2_course.envs import make_maze_trials
 from rl2_course.errors import UsageError
 from rl2_course.evaluate_maze import make_maze_agent
 from rl2_course.rollout import TrialStepper
-from rl2_course.settings import WALL_SCHEMES
+from rl2_course.settings import MAZE_AUX_TASKS, WALL_SCHEMES
+
+#: what ``--quantity`` probes: its words, where the env computes it, and which of an auxiliary
+#: head's outputs predict it under each auxiliary task (`MazeTasks.auxiliary_targets`' order)
+QUANTITIES = {
+    "target": ("the target offset (mean over ahead and left)", lambda tasks: tasks.target_offset(),
+               {"target": slice(0, 2), "map": slice(0, 2)}),
+    "place": ("the agent's place on the map (mean over x and y)",
+              lambda tasks: tasks.map_coordinates()[:, :2], {"map": slice(2, 4)}),
+}
 
 
 def main() -> None:
@@ -35,6 +47,7 @@ def main() -> None:
     parser.add_argument("--walls", choices=WALL_SCHEMES, default="uniform")
     parser.add_argument("--trials", type=int, default=64)
     parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument("--quantity", choices=QUANTITIES, default="target")
     args = parser.parse_args()
     if args.trials < 4:
         parser.error("--trials must be at least 4 (half of them fit the probe, half score it)")
@@ -43,6 +56,9 @@ def main() -> None:
     except UsageError as error:
         parser.error(str(error))
     model = agent.model
+    words, quantity, head_columns = QUANTITIES[args.quantity]
+    # an auxiliary head is known by its size (the tasks ask for different counts of numbers)
+    aux_task = {size: task for task, size in MAZE_AUX_TASKS.items()}.get(model.aux_size)
     env = make_maze_trials("small", args.trials, walls=args.walls)
     hidden, offsets, episode, step_in_episode, trial = [], [], [], [], []
     try:        # the loop evaluation and the widgets use; h_t is in the agent's state after a step
@@ -50,7 +66,7 @@ def main() -> None:
         steps = np.zeros(args.trials, dtype=np.int64)
         while not stepper.done:
             live = ~stepper.terminated
-            offsets.append(env.task_env.target_offset()[live])
+            offsets.append(quantity(env.task_env)[live])
             episode.append(env.episode_index[live])
             step_in_episode.append(steps[live])
             trial.append(np.nonzero(live)[0])
@@ -63,14 +79,14 @@ def main() -> None:
     fitted = b < args.trials // 2
     probe = fit_ridge(H[fitted], Y[fitted], alpha=1.0).predict(H)
     readout = None
-    if model.aux_size:
+    if aux_task in head_columns:
         with torch.no_grad():
-            readout = model.aux_head(torch.from_numpy(H)).numpy()
+            readout = model.aux_head(torch.from_numpy(H)).numpy()[:, head_columns[aux_task]]
     phases = [("episode 1, all steps", ep == 0), ("episode 1, first 10", (ep == 0) & (k < 10)),
               ("episode 2, first 10", (ep == 1) & (k < 10)),
               ("episode 2, steps 10-49", (ep == 1) & (k >= 10) & (k < 50)), ("episode 2, all steps", ep == 1)]
     print(f"{args.checkpoint}, {args.walls} walls, {args.trials} trials, seed {args.seed}: held-out R² "
-          f"of the target offset (mean over ahead and left)\n")
+          f"of {words}\n")
     print("| phase | states scored | linear probe R² | the agent's aux head R² |")
     print("|---|---:|---:|---:|")
     for name, phase in phases:

@@ -161,6 +161,10 @@ def mdp_setting(episodes: int) -> BanditSetting:
 MAZE_EPISODES = 2
 #: the mazes' wall schemes (`envs.maze.wall_texture`): one texture everywhere, or one per quadrant
 WALL_SCHEMES = ("uniform", "districts")
+#: the maze's auxiliary tasks (`TrainConfig.aux_task`, `envs.maze.MazeTasks.auxiliary_targets`)
+#: and the numbers each asks the GRU state to predict: "target" where the target lies from the
+#: agent; "map" that, and where in the maze the agent stands, faces and the target lies
+MAZE_AUX_TASKS = {"target": 2, "map": 8}
 
 
 @dataclass(frozen=True)
@@ -220,5 +224,5 @@ def pretrained_maze_checkpoint(size: str) -> Path:
 __all__ = ["ASSETS_ENV_VAR", "BANDIT_SETTINGS", "BanditSetting", "MDP_ACTIONS", "MDP_HORIZON",
            "MDP_STATES", "assets_dir", "bandit_setting", "mdp_setting", "pretrained_checkpoint",
            "pretrained_mdp_checkpoint"]
-__all__ += ["MAZE_EPISODES", "MAZE_SETTINGS", "WALL_SCHEMES", "MazeSetting", "maze_setting", "maze_training_setting",
+__all__ += ["MAZE_AUX_TASKS", "MAZE_EPISODES", "MAZE_SETTINGS", "WALL_SCHEMES", "MazeSetting", "maze_setting", "maze_training_setting",
             "pretrained_maze_checkpoint"]

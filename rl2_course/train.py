@@ -30,7 +30,9 @@ aux_coef · ‖ĝ(h_t) − g_t‖², where g_t is where the target lies from the
 (`MazeTasks.target_offset`, computed from the position the policy never sees) and ĝ a linear
 head on the GRU state. It is the auxiliary-task idea of navigation agents (Jaderberg et al.
 2017, Mirowski et al. 2017): a dense gradient that tells the memory what is worth keeping,
-where the RL² return alone says it rarely. Acting never reads the head.
+where the RL² return alone says it rarely. Acting never reads the head. ``aux_task="map"``
+asks for more: g_t also holds where on the maze's map the agent stands and faces and where
+the target lies (`MazeTasks.map_coordinates`), i.e. self-localisation.
 
 Reproducibility: all randomness comes from ``config.seed``: the model's initial weights, the
 per-update environment seeds, and two generators (action sampling, minibatch shuffling) whose
@@ -63,7 +65,7 @@ from rl2_course.agents.recurrent import ConvEncoder, ObservationEncoder, Recurre
 from rl2_course.envs import TrialEnv, make_bandit_trials, make_maze_trials, make_mdp_trials
 from rl2_course.errors import UsageError, writable_directory
 from rl2_course.settings import (MAZE_EPISODES, MAZE_SETTINGS, MDP_ACTIONS, MDP_HORIZON,
-                                 MDP_STATES, WALL_SCHEMES, BanditSetting, bandit_setting,
+                                 MDP_STATES, MAZE_AUX_TASKS, WALL_SCHEMES, BanditSetting, bandit_setting,
                                  maze_setting, maze_training_setting, mdp_setting)
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -113,6 +115,9 @@ class TrainConfig:
     # maze only: weight of an auxiliary loss that asks h_t to predict where the target lies
     # from the agent (`MazeTasks.target_offset`); 0 = plain RL², the paper's method
     aux_coef: float = 0.0
+    # ... and what it predicts (`settings.MAZE_AUX_TASKS`): "target" where the target lies from
+    # the agent; "map" that, plus where on the maze's map the agent stands, faces and the target lies
+    aux_task: str = "target"
     schedule_updates: int = 200        # length of the lr and entropy schedules (in updates)
     num_threads: int = 1               # torch CPU threads (fixed, so runs are reproducible)
     device: str = "cpu"                # "cuda" trains on a GPU: faster, not bit-reproducible
@@ -193,6 +198,8 @@ class TrainConfig:
         if self.aux_coef < 0 or (self.aux_coef > 0 and self.env != "maze"):
             raise UsageError(f"aux_coef (the maze's target-offset auxiliary loss) must be 0, or "
                              f"positive for a maze run; got {self.aux_coef} for env {self.env!r}")
+        if self.aux_task not in MAZE_AUX_TASKS:
+            raise UsageError(f"aux_task must be one of {', '.join(MAZE_AUX_TASKS)}, got {self.aux_task!r}")
         if self.bptt_length is not None and self.bptt_length < 1:
             raise UsageError(f"bptt_length must be at least 1 or None, got {self.bptt_length}")
         if not 0.0 <= self.gamma <= 1.0 or not 0.0 <= self.gae_lambda <= 1.0:
@@ -231,8 +238,8 @@ class TrainConfig:
 
     @property
     def aux_size(self) -> int:
-        """Outputs of the model's auxiliary head: the target offset (ahead, left), or none."""
-        return 2 if self.aux_coef > 0 else 0
+        """Outputs of the model's auxiliary head (`settings.MAZE_AUX_TASKS`), or none."""
+        return MAZE_AUX_TASKS[self.aux_task] if self.aux_coef > 0 else 0
 
     @property
     def log_columns(self) -> tuple[str, ...]:
@@ -252,7 +259,7 @@ class TrainConfig:
 _SETTABLE = ("time_limit", "walls", "hidden_size", "trials_per_update", "learning_rate", "lr_final_fraction", "gamma",
              "gae_lambda", "clip_coef", "value_coef", "entropy_coef", "entropy_coef_final",
              "max_grad_norm", "ppo_epochs", "minibatches", "bptt_length", "reward_scale",
-             "schedule_updates", "num_threads", "checkpoint_every", "aux_coef")
+             "schedule_updates", "num_threads", "checkpoint_every", "aux_coef", "aux_task")
 
 
 def parse_overrides(items: list[str]) -> dict[str, Any]:
@@ -321,14 +328,15 @@ class TrialBatch:
 
 
 def collect_trials(model: RecurrentActorCritic, env: TrialEnv, env_seed: int,
-                   generator: torch.Generator, segment_length: int | None = None) -> TrialBatch:
+                   generator: torch.Generator, segment_length: int | None = None,
+                   aux_task: str = "target") -> TrialBatch:
     """Play one trial in each of the env's B freshly drawn tasks, sampling a ~ π.
 
     The GRU state starts at zero (a new task: forget everything) and is then carried through
     every step of the trial, across episode boundaries. With ``segment_length`` L the hidden
     state is also recorded every L steps, where truncated-BPTT segments will start. A model
-    with an auxiliary head also gets the env's auxiliary targets recorded (the maze's
-    `target_offset`, read for the state each x_t shows).
+    with an auxiliary head also gets the env's targets for ``aux_task`` recorded (the maze's
+    `auxiliary_targets`, read for the state each x_t shows).
     Trials may end at different steps (the maze's): a row whose trial has ended is stepped
     on with the others (the env leaves it alone) and masked out by ``valid``.
     """
@@ -346,7 +354,7 @@ def collect_trials(model: RecurrentActorCritic, env: TrialEnv, env_seed: int,
                 steps["h0"].append(h)
             x = torch.from_numpy(x_np).to(device)
             if model.aux_size:
-                steps["aux"].append(torch.from_numpy(env.task_env.target_offset()).to(device))
+                steps["aux"].append(torch.from_numpy(env.task_env.auxiliary_targets(aux_task)).to(device))
             logits, value, h = model.step(x, h)
             log_probs = torch.log_softmax(logits, dim=-1)
             # Sampled on the CPU with the run's generator, whatever the device: one random stream.
@@ -477,7 +485,7 @@ def ppo_update(model: RecurrentActorCritic, optimizer: torch.optim.Optimizer, ba
             value_loss = 0.5 * masked_mean((values - ret[:, cols]) ** 2)
             loss = (policy_loss + config.value_coef * value_loss
                     - entropy_coef * masked_mean(entropy))
-            if use_aux:     # squared error of the predicted target offset, summed over (ahead, left)
+            if use_aux:     # squared error of the auxiliary targets, summed over their components
                 aux_loss = masked_mean(((model.aux_head(hidden) - aux[:, cols]) ** 2).sum(-1))
                 loss = loss + config.aux_coef * aux_loss
 
@@ -678,7 +686,7 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, resume: bool = False,
                     group["lr"] = lr
 
                 batch = collect_trials(state.model, env, env_seed(config.seed, state.update),
-                                       state.sampler, config.bptt_length)
+                                       state.sampler, config.bptt_length, config.aux_task)
                 stats = ppo_update(state.model, state.optimizer, batch, config, entropy_coef,
                                    state.shuffler)
 

@@ -140,6 +140,25 @@ def test_target_offset_says_where_the_target_lies_from_the_agents_eyes(one):
     assert 0 < one.target_offset()[0, 0] < two_cells
 
 
+def test_map_coordinates_place_agent_and_target_on_the_mazes_map(one):
+    """The "map" auxiliary task: where the agent stands and faces and where the target lies,
+    from the maze's centre in maze widths, whatever way the agent looks."""
+    step = CELL_SIZE + WALL_THICKNESS
+    third = step / (3 * step + WALL_THICKNESS)          # one cell from the corridor's middle
+    for angle in (0, 90, 180):
+        one.reset(seed=0, options={"mazes": corridor(), "targets": (0, 2), "start": ((0, 0), angle)})
+        where = one.map_coordinates()
+        assert where.shape == (1, 6) and where.dtype == np.float32
+        heading = np.radians(angle)
+        assert np.allclose(where[0], [-third, 0.0, np.cos(heading) / 2, np.sin(heading) / 2, third, 0.0],
+                           atol=1e-3), angle
+        both = one.auxiliary_targets("map")
+        assert np.array_equal(both, np.concatenate([one.target_offset(), where], axis=1))
+        assert np.array_equal(one.auxiliary_targets("target"), one.target_offset())
+    with pytest.raises(ValueError, match="auxiliary task"):
+        one.auxiliary_targets("compass")
+
+
 def test_walking_into_a_wall_costs_the_wall_penalty(one):
     one.reset(seed=0, options={"mazes": corridor(), "targets": (0, 2), "start": ((0, 0), 180)})
     rewards = [one.step(np.array([FORWARD]))[1][0] for _ in range(6)]

@@ -90,3 +90,27 @@ def test_the_wall_scheme_reaches_the_doom_env_and_the_checkpoint_spec(tmp_path):
     assert make_maze_agent("rl2", "small", checkpoint=tmp_path, walls="districts").name == "rl2"
     with pytest.raises(UsageError, match="districts walls, not small, n=2, uniform walls"):
         make_maze_agent("rl2", "small", checkpoint=tmp_path, walls="uniform")
+
+
+def test_a_map_head_records_the_mazes_map_targets_for_each_step():
+    """``aux_task="map"``: collect_trials records, for every x_t, the 8 numbers the env computes
+    for the state x_t shows (target offset, own place and heading, the target's place)."""
+    import numpy as np
+
+    from rl2_course.train import _fresh_state, collect_trials
+
+    config = TrainConfig.for_maze("small", trials_per_update=2, hidden_size=16, time_limit=5,
+                                  aux_coef=0.5, aux_task="map")
+    state = _fresh_state(config)
+    env = config.make_env()
+    try:
+        batch = collect_trials(state.model, env, 3, state.sampler, aux_task=config.aux_task)
+        env.reset(seed=3)                  # the same tasks and starts as the trials began with
+        at_reset = env.task_env.auxiliary_targets("map")
+    finally:
+        env.task_env.close()
+    assert batch.aux_targets.shape == (batch.actions.shape[0], 2, 8)
+    assert np.allclose(batch.aux_targets[0].numpy(), at_reset)
+    for b in range(2):                     # the target stays where it is for the whole trial
+        target_place = batch.aux_targets[:, b, 6:][batch.valid[:, b] > 0]
+        assert torch.allclose(target_place, target_place[:1].expand_as(target_place))

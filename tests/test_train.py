@@ -357,3 +357,20 @@ def test_aux_coef_is_for_mazes_and_a_warm_start_adds_or_drops_the_aux_head(tmp_p
     assert_same_params(params(dropped.model), params(plain.model))
     model, _ = load_checkpoint(tmp_path / "aux.pt")     # an agent with the head loads and acts
     assert model.aux_size == 2
+    # a head of another task (the "map" task's 8 numbers) starts fresh beside the shared weights
+    mapping = _fresh_state(dataclasses.replace(tiny(init_from=str(tmp_path / "aux.pt")), aux_coef=0.5,
+                                               aux_task="map"))
+    assert mapping.model.aux_size == 8
+    assert_same_params({k: v for k, v in params(mapping.model).items() if not k.startswith("aux_head.")},
+                       params(plain.model))
+
+
+def test_aux_task_names_one_of_the_mazes_auxiliary_tasks():
+    assert TrainConfig.for_maze("small", aux_coef=0.5).aux_size == 2
+    assert TrainConfig.for_maze("small", aux_coef=0.5, aux_task="map").aux_size == 8
+    assert TrainConfig.for_maze("small", aux_task="map").aux_size == 0       # no loss, no head
+    with pytest.raises(UsageError, match="aux_task must be one of target, map"):
+        TrainConfig.for_maze("small", aux_coef=0.5, aux_task="compass").validate()
+    from rl2_course.train import parse_overrides
+
+    assert parse_overrides(["aux_task=map"]) == {"aux_task": "map"}

@@ -91,7 +91,7 @@ import numpy as np
 
 from rl2_course.envs.base import TaskVectorEnv
 from rl2_course.envs.maze_generator import Cell, Maze, generate_maze
-from rl2_course.settings import WALL_SCHEMES
+from rl2_course.settings import MAZE_AUX_TASKS, WALL_SCHEMES
 
 # -- geometry (Doom map units; the player is a cylinder of radius 16) ---------------------------
 CELL_SIZE = 96          # width of a corridor (one cell)
@@ -568,6 +568,11 @@ class MazeTasks(TaskVectorEnv):
         """(B, 2) map coordinates of each task's target: the point the reward measures from."""
         return np.array([cell_center(tuple(t)) for t in self.targets])
 
+    def _extent(self) -> tuple[float, float]:
+        """The maze's width and height in map units, outer walls included."""
+        step = CELL_SIZE + WALL_THICKNESS
+        return self.cols * step + WALL_THICKNESS, self.rows * step + WALL_THICKNESS
+
     def target_offset(self) -> np.ndarray:
         """Where the target lies from where each agent stands and looks: (B, 2) float32
         ``(ahead, left)``, in maze widths (so within about ±1.4 in any maze).
@@ -578,9 +583,36 @@ class MazeTasks(TaskVectorEnv):
         """
         dx, dy = (self._target_centres() - self.position).T
         a = np.radians(self.angle)          # Doom: 0° faces east (+x), angles turn to the left
-        width = self.cols * (CELL_SIZE + WALL_THICKNESS) + WALL_THICKNESS
+        width = self._extent()[0]
         ahead, left = np.cos(a) * dx + np.sin(a) * dy, -np.sin(a) * dx + np.cos(a) * dy
         return (np.stack([ahead, left], axis=1) / width).astype(np.float32)
+
+    def map_coordinates(self) -> np.ndarray:
+        """Where each agent stands and faces and where its target lies, on the maze's map:
+        (B, 6) float32 ``(x, y, cos θ / 2, sin θ / 2, target x, target y)``, positions in maze
+        widths from the maze's centre (within ±0.5), the heading halved to the same range.
+
+        Privileged knowledge too: the "map" auxiliary task (`auxiliary_targets`) asks the GRU
+        state for it, so that the memory keeps *where* the target was found, in a frame that
+        does not move with the agent, and learns to tell where a fresh start has put it, which
+        `target_offset` alone asks only implicitly (self-localisation, Mirowski et al. 2017).
+        """
+        width, height = self._extent()
+        centre = np.array([width / 2, -height / 2])    # rows run south (−y) from y = 0
+        a = np.radians(self.angle)
+        return np.concatenate([(self.position - centre) / width,
+                               np.stack([np.cos(a), np.sin(a)], axis=1) / 2,
+                               (self._target_centres() - centre) / width], axis=1).astype(np.float32)
+
+    def auxiliary_targets(self, task: str) -> np.ndarray:
+        """The numbers auxiliary task ``task`` (`settings.MAZE_AUX_TASKS`) asks the trainer's
+        auxiliary head to predict, (B, size): "target" is `target_offset`; "map" is
+        `target_offset` followed by `map_coordinates`."""
+        if task == "target":
+            return self.target_offset()
+        if task == "map":
+            return np.concatenate([self.target_offset(), self.map_coordinates()], axis=1)
+        raise ValueError(f"unknown auxiliary task {task!r}; known: {', '.join(MAZE_AUX_TASKS)}")
 
     # -- processes --------------------------------------------------------------------------------
 
