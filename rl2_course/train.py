@@ -196,7 +196,7 @@ class TrainConfig:
             raise UsageError(f"walls is a maze's wall scheme ({' or '.join(WALL_SCHEMES)}), "
                              f"got {self.walls!r} for env {self.env!r}")
         if self.aux_coef < 0 or (self.aux_coef > 0 and self.env != "maze"):
-            raise UsageError(f"aux_coef (the maze's target-offset auxiliary loss) must be 0, or "
+            raise UsageError(f"aux_coef (the weight of the maze's auxiliary loss) must be 0, or "
                              f"positive for a maze run; got {self.aux_coef} for env {self.env!r}")
         if self.aux_task not in MAZE_AUX_TASKS:
             raise UsageError(f"aux_task must be one of {', '.join(MAZE_AUX_TASKS)}, got {self.aux_task!r}")

@@ -366,11 +366,11 @@ def test_aux_coef_is_for_mazes_and_a_warm_start_adds_or_drops_the_aux_head(tmp_p
 
 
 def test_aux_task_names_one_of_the_mazes_auxiliary_tasks():
+    from rl2_course.train import parse_overrides
+
     assert TrainConfig.for_maze("small", aux_coef=0.5).aux_size == 2
     assert TrainConfig.for_maze("small", aux_coef=0.5, aux_task="map").aux_size == 8
     assert TrainConfig.for_maze("small", aux_task="map").aux_size == 0       # no loss, no head
     with pytest.raises(UsageError, match="aux_task must be one of target, map"):
         TrainConfig.for_maze("small", aux_coef=0.5, aux_task="compass").validate()
-    from rl2_course.train import parse_overrides
-
     assert parse_overrides(["aux_task=map"]) == {"aux_task": "map"}
