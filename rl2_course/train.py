@@ -34,6 +34,16 @@ where the RL² return alone says it rarely. Acting never reads the head. ``aux_t
 asks for more: g_t also holds where on the maze's map the agent stands and faces and where
 the target lies (`MazeTasks.map_coordinates`), i.e. self-localisation.
 
+Not in the paper either, off by default: ``shaping_coef > 0`` (maze only) shapes the reward
+the *learner* sees in every episode after a trial's first, with the potential Φ = −coef × cells
+to the target along the maze (`MazeTasks.cells_to_target`): F_t = γ Φ(s_{t+1}) − Φ(s_t), about
++coef for each cell the agent comes closer, −coef for each it goes away. Potential-based
+shaping (Ng, Harada & Russell 1999) leaves the best policy unchanged (with γ = 1 an episode's
+shaping sums to coef × its start's distance, which no action changes), but credits each turn
+at a junction at once instead of a hundred steps later. Episode 1 is a search for a target the
+agent cannot know, so it is left unshaped. The policy's inputs (the previous reward) and the
+logged return stay the environment's own.
+
 Reproducibility: all randomness comes from ``config.seed``: the model's initial weights, the
 per-update environment seeds, and two generators (action sampling, minibatch shuffling) whose
 states are saved in every checkpoint together with the optimizer and the update counter, so
@@ -118,6 +128,9 @@ class TrainConfig:
     # ... and what it predicts (`settings.MAZE_AUX_TASKS`): "target" where the target lies from
     # the agent; "map" that, plus where on the maze's map the agent stands, faces and the target lies
     aux_task: str = "target"
+    # maze only: potential-based shaping of the learner's reward after a trial's first episode,
+    # coef per cell of the maze the agent comes closer to the target; 0 = the paper's reward
+    shaping_coef: float = 0.0
     schedule_updates: int = 200        # length of the lr and entropy schedules (in updates)
     num_threads: int = 1               # torch CPU threads (fixed, so runs are reproducible)
     device: str = "cpu"                # "cuda" trains on a GPU: faster, not bit-reproducible
@@ -198,6 +211,9 @@ class TrainConfig:
         if self.aux_coef < 0 or (self.aux_coef > 0 and self.env != "maze"):
             raise UsageError(f"aux_coef (the weight of the maze's auxiliary loss) must be 0, or "
                              f"positive for a maze run; got {self.aux_coef} for env {self.env!r}")
+        if self.shaping_coef < 0 or (self.shaping_coef > 0 and self.env != "maze"):
+            raise UsageError(f"shaping_coef (the maze's reward shaping per cell) must be 0, or "
+                             f"positive for a maze run; got {self.shaping_coef} for env {self.env!r}")
         if self.aux_task not in MAZE_AUX_TASKS:
             raise UsageError(f"aux_task must be one of {', '.join(MAZE_AUX_TASKS)}, got {self.aux_task!r}")
         if self.bptt_length is not None and self.bptt_length < 1:
@@ -243,7 +259,8 @@ class TrainConfig:
 
     @property
     def log_columns(self) -> tuple[str, ...]:
-        return LOG_COLUMNS + (("aux_loss",) if self.aux_size else ())
+        return (LOG_COLUMNS + (("aux_loss",) if self.aux_size else ())
+                + (("shaping",) if self.shaping_coef > 0 else ()))
 
     def make_env(self, num_trials: int | None = None) -> TrialEnv:
         size = num_trials or self.trials_per_update
@@ -259,7 +276,8 @@ class TrainConfig:
 _SETTABLE = ("time_limit", "walls", "hidden_size", "trials_per_update", "learning_rate", "lr_final_fraction", "gamma",
              "gae_lambda", "clip_coef", "value_coef", "entropy_coef", "entropy_coef_final",
              "max_grad_norm", "ppo_epochs", "minibatches", "bptt_length", "reward_scale",
-             "schedule_updates", "num_threads", "checkpoint_every", "aux_coef", "aux_task")
+             "schedule_updates", "num_threads", "checkpoint_every", "aux_coef", "aux_task",
+             "shaping_coef")
 
 
 def parse_overrides(items: list[str]) -> dict[str, Any]:
@@ -325,18 +343,22 @@ class TrialBatch:
                                # trials differ in length; a finished row waits for the others)
     aux_targets: torch.Tensor | None = None   # (T, B, K) what the auxiliary head should predict
                                               # at x_t (the maze's target offset), if it has one
+    shaping: torch.Tensor | None = None       # (T, B) the learner's reward shaping F_t, if any
 
 
 def collect_trials(model: RecurrentActorCritic, env: TrialEnv, env_seed: int,
                    generator: torch.Generator, segment_length: int | None = None,
-                   aux_task: str = "target") -> TrialBatch:
+                   aux_task: str = "target", shaping_coef: float = 0.0,
+                   gamma: float = 1.0) -> TrialBatch:
     """Play one trial in each of the env's B freshly drawn tasks, sampling a ~ π.
 
     The GRU state starts at zero (a new task: forget everything) and is then carried through
     every step of the trial, across episode boundaries. With ``segment_length`` L the hidden
     state is also recorded every L steps, where truncated-BPTT segments will start. A model
     with an auxiliary head also gets the env's targets for ``aux_task`` recorded (the maze's
-    `auxiliary_targets`, read for the state each x_t shows).
+    `auxiliary_targets`, read for the state each x_t shows). With ``shaping_coef`` > 0 the
+    maze's potential-based shaping F_t = γ Φ(s_{t+1}) − Φ(s_t) is recorded beside r_t (see the
+    module's docstring).
     Trials may end at different steps (the maze's): a row whose trial has ended is stepped
     on with the others (the env leaves it alone) and masked out by ``valid``.
     """
@@ -345,7 +367,7 @@ def collect_trials(model: RecurrentActorCritic, env: TrialEnv, env_seed: int,
     h = model.initial_hidden(env.num_envs)
     steps: dict[str, list[torch.Tensor]] = {k: [] for k in
                                             ("x", "a", "logp", "v", "r", "done", "ent", "h0",
-                                             "valid", "aux")}
+                                             "valid", "aux", "shaping")}
     terminated = np.zeros(env.num_envs, dtype=bool)
     with torch.no_grad():
         while not terminated.all():
@@ -361,7 +383,14 @@ def collect_trials(model: RecurrentActorCritic, env: TrialEnv, env_seed: int,
             action_cpu = torch.multinomial(log_probs.exp().cpu(), 1, generator=generator).squeeze(-1)
             action = action_cpu.to(device)
             steps["valid"].append(torch.from_numpy((~terminated).astype(np.float32)).to(device))
-            x_np, reward, terminated, truncated, _ = env.step(action_cpu.numpy())
+            if shaping_coef:
+                later_episode = env.episode_index >= 1
+                cells_before = env.task_env.cells_to_target()
+            x_np, reward, terminated, truncated, info = env.step(action_cpu.numpy())
+            if shaping_coef:    # measured where the step ended, before a restart moves the agent
+                closer = cells_before - gamma * env.task_env.cells_to_target(info["position"])
+                shaping = shaping_coef * closer * later_episode
+                steps["shaping"].append(torch.from_numpy(shaping.astype(np.float32)).to(device))
             steps["x"].append(x)
             steps["a"].append(action)
             steps["logp"].append(log_probs.gather(-1, action[:, None]).squeeze(-1))
@@ -373,7 +402,8 @@ def collect_trials(model: RecurrentActorCritic, env: TrialEnv, env_seed: int,
         steps["h0"].append(model.initial_hidden(env.num_envs))
     return TrialBatch(*(torch.stack(steps[k]) for k in
                         ("x", "a", "logp", "v", "r", "done", "ent", "h0", "valid")),
-                      aux_targets=torch.stack(steps["aux"]) if steps["aux"] else None)
+                      aux_targets=torch.stack(steps["aux"]) if steps["aux"] else None,
+                      shaping=torch.stack(steps["shaping"]) if steps["shaping"] else None)
 
 
 # --------------------------------------------------------------------------------------------
@@ -428,7 +458,8 @@ def ppo_update(model: RecurrentActorCritic, optimizer: torch.optim.Optimizer, ba
                config: TrainConfig, entropy_coef: float, rng: np.random.Generator
                ) -> dict[str, float]:
     """Clipped-surrogate PPO on one batch of trials; returns the statistics for the log."""
-    rewards = batch.rewards * config.reward_scale
+    rewards = batch.rewards if batch.shaping is None else batch.rewards + batch.shaping
+    rewards = rewards * config.reward_scale
     # Every trial ended at step T-1, so nothing is bootstrapped from last_value.
     advantages, returns = compute_gae(rewards, batch.values, batch.dones,
                                       torch.zeros_like(batch.values[0]),
@@ -686,7 +717,8 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, resume: bool = False,
                     group["lr"] = lr
 
                 batch = collect_trials(state.model, env, env_seed(config.seed, state.update),
-                                       state.sampler, config.bptt_length, config.aux_task)
+                                       state.sampler, config.bptt_length, config.aux_task,
+                                       config.shaping_coef, config.gamma)
                 stats = ppo_update(state.model, state.optimizer, batch, config, entropy_coef,
                                    state.shuffler)
 
@@ -694,6 +726,8 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, resume: bool = False,
                 state.trials_seen += env.num_envs
                 state.wall_seconds = elapsed()
                 state.last_return = float(batch.rewards.sum(0).mean())
+                if batch.shaping is not None:   # the learner's extra return per trial
+                    stats["shaping"] = float(batch.shaping.sum(0).mean())
                 log.append({"update": state.update, "trials_seen": state.trials_seen,
                             "mean_return": state.last_return,
                             "entropy": float(batch.entropy.mean()), **stats,

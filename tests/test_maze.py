@@ -159,6 +159,27 @@ def test_map_coordinates_place_agent_and_target_on_the_mazes_map(one):
         one.auxiliary_targets("compass")
 
 
+def test_cells_to_target_counts_cells_along_the_maze(one):
+    """The reward shaping's potential: cells along the maze from where the agent stands."""
+    one.reset(seed=0, options={"mazes": corridor(), "targets": (0, 2), "start": ((0, 0), 0)})
+    assert one.cells_to_target().tolist() == [2]
+    centres = np.array([[cell_center((0, c))] for c in range(3)])     # (3 points, 1 task, 2)
+    assert [one.cells_to_target(p).tolist() for p in centres] == [[2], [1], [0]]
+    while position_to_cell(*one.position[0]) == (0, 0):   # walk east into the next cell
+        one.step(np.array([FORWARD]))
+    assert one.cells_to_target().tolist() == [1]
+    with pytest.raises(RuntimeError, match="reset"):
+        MazeTasks(1, 1, 3).cells_to_target()
+
+
+def test_cells_to_target_goes_round_a_wall_not_through_it():
+    grid = closed_grid(2, 2)                  # a U: (0,0) - (1,0) - (1,1) - (0,1)
+    grid[1:4, 1] = grid[3, 1:4] = grid[1:4, 3] = True
+    with MazeTasks(1, 2, 2) as env:
+        env.reset(seed=0, options={"mazes": Maze(grid), "targets": (0, 1), "start": ((0, 0), 0)})
+        assert env.cells_to_target().tolist() == [3]      # one cell away as the crow flies
+
+
 def test_walking_into_a_wall_costs_the_wall_penalty(one):
     one.reset(seed=0, options={"mazes": corridor(), "targets": (0, 2), "start": ((0, 0), 180)})
     rewards = [one.step(np.array([FORWARD]))[1][0] for _ in range(6)]

@@ -114,3 +114,37 @@ def test_a_map_head_records_the_mazes_map_targets_for_each_step():
     for b in range(2):                     # the target stays where it is for the whole trial
         target_place = batch.aux_targets[:, b, 6:][batch.valid[:, b] > 0]
         assert torch.allclose(target_place, target_place[:1].expand_as(target_place))
+
+
+@pytest.mark.slow
+def test_reward_shaping_is_the_cells_episode_2_came_closer():
+    """``shaping_coef``: F_t = γ Φ(s_{t+1}) − Φ(s_t) with Φ = −coef × cells to the target,
+    nothing in episode 1; with γ = 1 episode 2's shaping sums to coef × (cells at its start −
+    cells at its end), whatever the path."""
+    import numpy as np
+
+    from rl2_course.envs.maze_generator import cell_distances
+    from rl2_course.envs.trial import TrialInputLayout
+    from rl2_course.train import _fresh_state, collect_trials
+
+    config = TrainConfig.for_maze("small", trials_per_update=3, hidden_size=16, time_limit=12)
+    state = _fresh_state(config)
+    env = config.make_env()
+    try:
+        batch = collect_trials(state.model, env, 4, state.sampler, shaping_coef=0.1, gamma=1.0)
+        tasks = env.task_env
+        start_cells = [cell_distances(m, tuple(t))[tuple(s)]
+                       for m, t, s in zip(tasks.mazes, tasks.targets, tasks.starts)]
+        end_cells = tasks.cells_to_target()
+    finally:
+        env.task_env.close()
+    assert batch.shaping.shape == batch.rewards.shape
+    episode = torch.cumsum(torch.from_numpy(TrialInputLayout(config.observation_size, 3)
+                                            .split(batch.x.numpy()).prev_done), 0)
+    assert (batch.shaping[episode == 0] == 0).all()
+    assert set(np.round(batch.shaping.numpy() / 0.1).astype(int).ravel()) <= {-1, 0, 1}
+    assert np.allclose(batch.shaping.sum(0).numpy(), 0.1 * (np.array(start_cells) - end_cells), atol=1e-6)
+    assert (batch.shaping != 0).any()          # the agents did walk between cells
+    # the rewards themselves are the environment's own
+    paid = np.array([0.0, -0.01, -0.011, 0.99])
+    assert (np.abs(batch.rewards.numpy()[..., None] - paid).min(-1) < 1e-6).all()

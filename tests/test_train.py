@@ -374,3 +374,30 @@ def test_aux_task_names_one_of_the_mazes_auxiliary_tasks():
     with pytest.raises(UsageError, match="aux_task must be one of target, map"):
         TrainConfig.for_maze("small", aux_coef=0.5, aux_task="compass").validate()
     assert parse_overrides(["aux_task=map"]) == {"aux_task": "map"}
+
+
+def test_reward_shaping_reaches_the_learner_only_and_only_mazes_take_it():
+    """``shaping_coef``: the maze's shaping F_t is added to the rewards PPO learns from (the
+    same update as if the env had paid r_t + F_t); a batch without it is plain RL²."""
+    from rl2_course.train import parse_overrides
+
+    config = tiny(bptt_length=4)
+    lengths, steps = [3, 17, 9, 5], 17
+    batch = _uneven_trials(config, lengths, steps, 0.0)
+    shaping = 0.1 * torch.randint(-1, 2, batch.rewards.shape).float() * batch.valid
+    shaped = dataclasses.replace(batch, shaping=shaping)
+    paid = dataclasses.replace(batch, rewards=batch.rewards + shaping)
+    plain = dataclasses.replace(batch)
+    results = []
+    for b in (shaped, paid, plain):
+        state = _fresh_state(config)
+        ppo_update(state.model, state.optimizer, b, config, 0.01, np.random.default_rng(0))
+        results.append(params(state.model))
+    assert_same_params(results[0], results[1])
+    assert any(not torch.allclose(results[0][k], results[2][k]) for k in results[0])
+    with pytest.raises(UsageError, match="shaping_coef"):
+        tiny(shaping_coef=0.1).validate()
+    with pytest.raises(UsageError, match="shaping_coef"):
+        TrainConfig.for_maze("small", shaping_coef=-0.1).validate()
+    assert parse_overrides(["shaping_coef=0.1"]) == {"shaping_coef": 0.1}
+    assert TrainConfig.for_maze("small", shaping_coef=0.1).log_columns == LOG_COLUMNS + ("shaping",)

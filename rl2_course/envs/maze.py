@@ -90,7 +90,7 @@ import gymnasium
 import numpy as np
 
 from rl2_course.envs.base import TaskVectorEnv
-from rl2_course.envs.maze_generator import Cell, Maze, generate_maze
+from rl2_course.envs.maze_generator import Cell, Maze, cell_distances, generate_maze
 from rl2_course.settings import MAZE_AUX_TASKS, WALL_SCHEMES
 
 # -- geometry (Doom map units; the player is a cylinder of radius 16) ---------------------------
@@ -420,6 +420,7 @@ class MazeTasks(TaskVectorEnv):
         self._obs = np.zeros((B, self.observation_size), dtype=np.float32)
         self._frames = np.zeros((B, SCREEN_HEIGHT, SCREEN_WIDTH, 3), dtype=np.uint8)
         self._fixed_start: tuple[Cell, float] | None = None
+        self._distances: np.ndarray | None = None      # (B, rows, cols) cells to each target
         self._games: list[Any] = [None] * B
         self._episode_files: list[Path | None] = [None] * B
         self._counter = 0
@@ -458,6 +459,7 @@ class MazeTasks(TaskVectorEnv):
                 raise ValueError("the fixed 'start' cell must not be a target cell")
             self._fixed_start = (cell, float(angle))
         self.mazes, self.targets = mazes, targets
+        self._distances = None              # cells_to_target's BFS, drawn up when first asked
         self.active[:] = False
 
     # -- episodes ---------------------------------------------------------------------------------
@@ -560,9 +562,27 @@ class MazeTasks(TaskVectorEnv):
 
     def shortest_path_cells(self, b: int = 0) -> int:
         """Cells between task ``b``'s current start and its target along the maze."""
-        from rl2_course.envs.maze_generator import cell_distances
-
         return int(cell_distances(self.mazes[b], tuple(self.starts[b]))[tuple(self.targets[b])])
+
+    def cells_to_target(self, position: np.ndarray | None = None) -> np.ndarray:
+        """(B,) int64: cells along the maze from where each agent stands (or from the map
+        points ``position``, (B, 2)) to its target; 0 in the target's cell.
+
+        Privileged knowledge, like `target_offset`: the trainer's optional reward shaping
+        (`TrainConfig.shaping_coef`) rewards the learner for every cell it comes closer; the
+        policy never sees it.
+        """
+        if not self.mazes:
+            raise RuntimeError("no mazes yet: call reset() first")
+        if self._distances is None:
+            self._distances = np.stack([cell_distances(m, (int(t[0]), int(t[1])))
+                                        for m, t in zip(self.mazes, self.targets)])
+        points = self.position if position is None else np.asarray(position, dtype=float)
+        cells = np.array([position_to_cell(x, y) for x, y in points])
+        # a point on an outer wall's face may round one cell outwards
+        rows = np.clip(cells[:, 0], 0, self.rows - 1)
+        cols = np.clip(cells[:, 1], 0, self.cols - 1)
+        return self._distances[np.arange(self.num_envs), rows, cols]
 
     def _target_centres(self) -> np.ndarray:
         """(B, 2) map coordinates of each task's target: the point the reward measures from."""
