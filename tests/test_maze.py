@@ -168,8 +168,8 @@ def test_cells_to_target_counts_cells_along_the_maze(one):
     while position_to_cell(*one.position[0]) == (0, 0):   # walk east into the next cell
         one.step(np.array([FORWARD]))
     assert one.cells_to_target().tolist() == [1]
-    with pytest.raises(RuntimeError, match="reset"):
-        MazeTasks(1, 1, 3).cells_to_target()
+    with MazeTasks(1, 1, 3) as fresh, pytest.raises(RuntimeError, match="reset"):
+        fresh.cells_to_target()
 
 
 def test_cells_to_target_goes_round_a_wall_not_through_it():
