@@ -459,7 +459,7 @@ class MazeTasks(TaskVectorEnv):
                 raise ValueError("the fixed 'start' cell must not be a target cell")
             self._fixed_start = (cell, float(angle))
         self.mazes, self.targets = mazes, targets
-        self._distances = None              # cells_to_target's BFS, drawn up when first asked
+        self._distances = None              # _target_distances' BFS, drawn up when first asked
         self.active[:] = False
 
     # -- episodes ---------------------------------------------------------------------------------
@@ -562,7 +562,17 @@ class MazeTasks(TaskVectorEnv):
 
     def shortest_path_cells(self, b: int = 0) -> int:
         """Cells between task ``b``'s current start and its target along the maze."""
-        return int(cell_distances(self.mazes[b], tuple(self.starts[b]))[tuple(self.targets[b])])
+        return int(self._target_distances()[b][tuple(self.starts[b])])
+
+    def _target_distances(self) -> np.ndarray:
+        """(B, rows, cols): cells along the maze from every cell to each task's target (a
+        breadth-first search per task, once per reset)."""
+        if not self.mazes:
+            raise RuntimeError("no mazes yet: call reset() first")
+        if self._distances is None:
+            self._distances = np.stack([cell_distances(m, (int(t[0]), int(t[1])))
+                                        for m, t in zip(self.mazes, self.targets)])
+        return self._distances
 
     def cells_to_target(self, position: np.ndarray | None = None) -> np.ndarray:
         """(B,) int64: cells along the maze from where each agent stands (or from the map
@@ -572,17 +582,13 @@ class MazeTasks(TaskVectorEnv):
         (`TrainConfig.shaping_coef`) rewards the learner for every cell it comes closer; the
         policy never sees it.
         """
-        if not self.mazes:
-            raise RuntimeError("no mazes yet: call reset() first")
-        if self._distances is None:
-            self._distances = np.stack([cell_distances(m, (int(t[0]), int(t[1])))
-                                        for m, t in zip(self.mazes, self.targets)])
+        distances = self._target_distances()
         points = self.position if position is None else np.asarray(position, dtype=float)
         cells = np.array([position_to_cell(x, y) for x, y in points])
         # a point on an outer wall's face may round one cell outwards
         rows = np.clip(cells[:, 0], 0, self.rows - 1)
         cols = np.clip(cells[:, 1], 0, self.cols - 1)
-        return self._distances[np.arange(self.num_envs), rows, cols]
+        return distances[np.arange(self.num_envs), rows, cols]
 
     def _target_centres(self) -> np.ndarray:
         """(B, 2) map coordinates of each task's target: the point the reward measures from."""
