@@ -44,6 +44,16 @@ at a junction at once instead of a hundred steps later. Episode 1 is a search fo
 agent cannot know, so it is left unshaped. The policy's inputs (the previous reward) and the
 logged return stay the environment's own.
 
+Not in the paper either, off by default: ``teacher_coef > 0`` (maze only) adds a cross-entropy
+loss, teacher_coef · E[−log π(a*_t | x_{≤t})], on the steps of every episode after a trial's
+first, in trials whose first episode found the target. a*_t is what a player who knows the maze
+would do there (`MazeTasks.teacher_actions`: steer along the shortest path). The agent still
+sees only pixels and its own past; the loss says *what* episode 2 should look like, which the
+RL² return says only after a lucky trial, and the policy has to learn from its memory of
+episode 1 and what it sees *how* to do it (a privileged teacher, as in learning-by-cheating
+agents: Chen et al. 2019). The steps are the policy's own (on-policy, like DAgger), and PPO's
+loss stays beside it, so the return still decides everything the teacher does not.
+
 Reproducibility: all randomness comes from ``config.seed``: the model's initial weights, the
 per-update environment seeds, and two generators (action sampling, minibatch shuffling) whose
 states are saved in every checkpoint together with the optimizer and the update counter, so
@@ -131,6 +141,9 @@ class TrainConfig:
     # maze only: potential-based shaping of the learner's reward after a trial's first episode,
     # coef per cell of the maze the agent comes closer to the target; 0 = the paper's reward
     shaping_coef: float = 0.0
+    # maze only: weight of a cross-entropy loss towards a teacher that knows the maze
+    # (`MazeTasks.teacher_actions`), after a trial's first episode has found the target; 0 = RL² alone
+    teacher_coef: float = 0.0
     schedule_updates: int = 200        # length of the lr and entropy schedules (in updates)
     num_threads: int = 1               # torch CPU threads (fixed, so runs are reproducible)
     device: str = "cpu"                # "cuda" trains on a GPU: faster, not bit-reproducible
@@ -214,6 +227,9 @@ class TrainConfig:
         if self.shaping_coef < 0 or (self.shaping_coef > 0 and self.env != "maze"):
             raise UsageError(f"shaping_coef (the maze's reward shaping per cell) must be 0, or "
                              f"positive for a maze run; got {self.shaping_coef} for env {self.env!r}")
+        if self.teacher_coef < 0 or (self.teacher_coef > 0 and self.env != "maze"):
+            raise UsageError(f"teacher_coef (the weight of the maze's teacher loss) must be 0, or "
+                             f"positive for a maze run; got {self.teacher_coef} for env {self.env!r}")
         if self.aux_task not in MAZE_AUX_TASKS:
             raise UsageError(f"aux_task must be one of {', '.join(MAZE_AUX_TASKS)}, got {self.aux_task!r}")
         if self.bptt_length is not None and self.bptt_length < 1:
@@ -260,7 +276,8 @@ class TrainConfig:
     @property
     def log_columns(self) -> tuple[str, ...]:
         return (LOG_COLUMNS + (("aux_loss",) if self.aux_size else ())
-                + (("shaping",) if self.shaping_coef > 0 else ()))
+                + (("shaping",) if self.shaping_coef > 0 else ())
+                + (("teacher_loss",) if self.teacher_coef > 0 else ()))
 
     def make_env(self, num_trials: int | None = None) -> TrialEnv:
         size = num_trials or self.trials_per_update
@@ -277,7 +294,7 @@ _SETTABLE = ("time_limit", "walls", "hidden_size", "trials_per_update", "learnin
              "gae_lambda", "clip_coef", "value_coef", "entropy_coef", "entropy_coef_final",
              "max_grad_norm", "ppo_epochs", "minibatches", "bptt_length", "reward_scale",
              "schedule_updates", "num_threads", "checkpoint_every", "aux_coef", "aux_task",
-             "shaping_coef")
+             "shaping_coef", "teacher_coef")
 
 
 def parse_overrides(items: list[str]) -> dict[str, Any]:
@@ -344,12 +361,14 @@ class TrialBatch:
     aux_targets: torch.Tensor | None = None   # (T, B, K) what the auxiliary head should predict
                                               # at x_t (the maze's target offset), if it has one
     shaping: torch.Tensor | None = None       # (T, B) the learner's reward shaping F_t, if any
+    teacher_actions: torch.Tensor | None = None  # (T, B) long: the teacher's a*_t, if asked for
+    teacher_mask: torch.Tensor | None = None     # (T, B) 1.0 where the teacher loss applies
 
 
 def collect_trials(model: RecurrentActorCritic, env: TrialEnv, env_seed: int,
                    generator: torch.Generator, segment_length: int | None = None,
                    aux_task: str = "target", shaping_coef: float = 0.0,
-                   gamma: float = 1.0) -> TrialBatch:
+                   gamma: float = 1.0, teacher: bool = False) -> TrialBatch:
     """Play one trial in each of the env's B freshly drawn tasks, sampling a ~ π.
 
     The GRU state starts at zero (a new task: forget everything) and is then carried through
@@ -358,7 +377,8 @@ def collect_trials(model: RecurrentActorCritic, env: TrialEnv, env_seed: int,
     with an auxiliary head also gets the env's targets for ``aux_task`` recorded (the maze's
     `auxiliary_targets`, read for the state each x_t shows). With ``shaping_coef`` > 0 the
     maze's potential-based shaping F_t = γ Φ(s_{t+1}) − Φ(s_t) is recorded beside r_t (see the
-    module's docstring).
+    module's docstring). With ``teacher`` the maze's `teacher_actions` are recorded too, with a
+    mask that holds the steps of later episodes of trials whose first episode found the target.
     Trials may end at different steps (the maze's): a row whose trial has ended is stepped
     on with the others (the env leaves it alone) and masked out by ``valid``.
     """
@@ -367,8 +387,9 @@ def collect_trials(model: RecurrentActorCritic, env: TrialEnv, env_seed: int,
     h = model.initial_hidden(env.num_envs)
     steps: dict[str, list[torch.Tensor]] = {k: [] for k in
                                             ("x", "a", "logp", "v", "r", "done", "ent", "h0",
-                                             "valid", "aux", "shaping")}
+                                             "valid", "aux", "shaping", "teacher", "taught")}
     terminated = np.zeros(env.num_envs, dtype=bool)
+    found_target = np.zeros(env.num_envs, dtype=bool)   # a reward of +1 ended an episode
     with torch.no_grad():
         while not terminated.all():
             t = len(steps["x"])
@@ -383,10 +404,16 @@ def collect_trials(model: RecurrentActorCritic, env: TrialEnv, env_seed: int,
             action_cpu = torch.multinomial(log_probs.exp().cpu(), 1, generator=generator).squeeze(-1)
             action = action_cpu.to(device)
             steps["valid"].append(torch.from_numpy((~terminated).astype(np.float32)).to(device))
+            if teacher:
+                taught = (env.episode_index >= 1) & found_target & ~terminated
+                steps["teacher"].append(torch.from_numpy(env.task_env.teacher_actions()).to(device))
+                steps["taught"].append(torch.from_numpy(taught.astype(np.float32)).to(device))
             if shaping_coef:
                 later_episode = env.episode_index >= 1
                 cells_before = env.task_env.cells_to_target()
             x_np, reward, terminated, truncated, info = env.step(action_cpu.numpy())
+            if teacher:
+                found_target |= info["reached"]
             if shaping_coef:    # measured where the step ended, before a restart moves the agent
                 closer = cells_before - gamma * env.task_env.cells_to_target(info["position"])
                 shaping = shaping_coef * closer * later_episode
@@ -403,7 +430,9 @@ def collect_trials(model: RecurrentActorCritic, env: TrialEnv, env_seed: int,
     return TrialBatch(*(torch.stack(steps[k]) for k in
                         ("x", "a", "logp", "v", "r", "done", "ent", "h0", "valid")),
                       aux_targets=torch.stack(steps["aux"]) if steps["aux"] else None,
-                      shaping=torch.stack(steps["shaping"]) if steps["shaping"] else None)
+                      shaping=torch.stack(steps["shaping"]) if steps["shaping"] else None,
+                      teacher_actions=torch.stack(steps["teacher"]) if teacher else None,
+                      teacher_mask=torch.stack(steps["taught"]) if teacher else None)
 
 
 # --------------------------------------------------------------------------------------------
@@ -477,6 +506,10 @@ def ppo_update(model: RecurrentActorCritic, optimizer: torch.optim.Optimizer, ba
     mask = _to_segments(batch.valid, length)       # 0 on padding (after a trial, or a segment)
     use_aux = config.aux_coef > 0 and batch.aux_targets is not None
     aux = _to_segments(batch.aux_targets, length) if use_aux else None
+    use_teacher = config.teacher_coef > 0 and batch.teacher_actions is not None
+    if use_teacher:
+        taught_actions, taught = (_to_segments(t, length) for t in
+                                  (batch.teacher_actions, batch.teacher_mask))
     h0 = batch.segment_h0.reshape(-1, model.hidden_size)         # (S·B, H), same column order
     # A segment that lies wholly after its trial's end adds nothing to any loss; the maze's
     # trials differ in length, so these are often over half the columns: skip them.
@@ -487,11 +520,15 @@ def ppo_update(model: RecurrentActorCritic, optimizer: torch.optim.Optimizer, ba
         h0 = h0[own_columns]
         if use_aux:
             aux = aux[:, own_columns]
+        if use_teacher:
+            taught_actions, taught = taught_actions[:, own_columns], taught[:, own_columns]
     columns = x.shape[1]
 
     stats = {"value_loss": 0.0, "approx_kl": 0.0, "clip_frac": 0.0}
     if use_aux:
         stats["aux_loss"] = 0.0
+    if use_teacher:
+        stats["teacher_loss"] = 0.0
     count = 0
     model.train()
     for _ in range(config.ppo_epochs):
@@ -519,6 +556,11 @@ def ppo_update(model: RecurrentActorCritic, optimizer: torch.optim.Optimizer, ba
             if use_aux:     # squared error of the auxiliary targets, summed over their components
                 aux_loss = masked_mean(((model.aux_head(hidden) - aux[:, cols]) ** 2).sum(-1))
                 loss = loss + config.aux_coef * aux_loss
+            if use_teacher:  # −log π(a*_t|·) where the teacher applies (none: a zero loss)
+                t_mask = taught[:, cols]
+                teacher_nll = -log_probs.gather(-1, taught_actions[:, cols, None]).squeeze(-1)
+                teacher_loss = (teacher_nll * t_mask).sum() / t_mask.sum().clamp(min=1.0)
+                loss = loss + config.teacher_coef * teacher_loss
 
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -532,6 +574,8 @@ def ppo_update(model: RecurrentActorCritic, optimizer: torch.optim.Optimizer, ba
                 stats["value_loss"] += value_loss.item()
                 if use_aux:
                     stats["aux_loss"] += aux_loss.item()
+                if use_teacher:
+                    stats["teacher_loss"] += teacher_loss.item()
             count += 1
     model.eval()
     return {k: v / count for k, v in stats.items()}
@@ -718,7 +762,7 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, resume: bool = False,
 
                 batch = collect_trials(state.model, env, env_seed(config.seed, state.update),
                                        state.sampler, config.bptt_length, config.aux_task,
-                                       config.shaping_coef, config.gamma)
+                                       config.shaping_coef, config.gamma, config.teacher_coef > 0)
                 stats = ppo_update(state.model, state.optimizer, batch, config, entropy_coef,
                                    state.shuffler)
 

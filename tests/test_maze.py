@@ -24,7 +24,7 @@ from rl2_course.envs.maze import (CELL_SIZE, DISTRICT_TEXTURES, OBS_SHAPE, STEP_
 from rl2_course.envs.maze_generator import (Maze, all_cells_reachable, carve_step, cell_distances,
                                             closed_grid, generate_maze, is_perfect)
 
-FORWARD, LEFT = 2, 0
+FORWARD, LEFT, RIGHT = 2, 0, 1
 
 
 def corridor(cells: int = 3) -> Maze:
@@ -178,6 +178,26 @@ def test_cells_to_target_goes_round_a_wall_not_through_it():
     with MazeTasks(1, 2, 2) as env:
         env.reset(seed=0, options={"mazes": Maze(grid), "targets": (0, 1), "start": ((0, 0), 0)})
         assert env.cells_to_target().tolist() == [3]      # one cell away as the crow flies
+
+
+def test_the_teacher_walks_the_shortest_way_round_a_wall(one):
+    """`MazeTasks.teacher_actions`: the action of a player who knows the maze. In a U it turns
+    away from the target's side (a wall is in the way), and following it reaches the target
+    without touching a wall, in a few decisions per cell."""
+    grid = closed_grid(2, 2)                  # a U: (0,0) - (1,0) - (1,1) - (0,1)
+    grid[1:4, 1] = grid[3, 1:4] = grid[1:4, 3] = True
+    with MazeTasks(1, 2, 2, time_limit=100) as env:
+        env.reset(seed=0, options={"mazes": Maze(grid), "targets": (0, 1), "start": ((0, 0), 0)})
+        assert env.teacher_actions().tolist() == [RIGHT]      # faces east, the way is south
+        decisions, bumps, terminated = 0, 0, np.zeros(1, dtype=bool)
+        while not terminated[0] and decisions < 100:
+            _, _, terminated, _, info = env.step(env.teacher_actions())
+            decisions, bumps = decisions + 1, bumps + int(info["bumped"][0])
+        assert terminated[0] and bumps == 0 and decisions <= 3 * 8
+    one.reset(seed=0, options={"mazes": corridor(), "targets": (0, 2), "start": ((0, 0), 0)})
+    assert one.teacher_actions().tolist() == [FORWARD]
+    one.reset(seed=0, options={"mazes": corridor(), "targets": (0, 2), "start": ((0, 0), 90)})
+    assert one.teacher_actions().tolist() == [RIGHT]          # faces north, the way is east
 
 
 def test_walking_into_a_wall_costs_the_wall_penalty(one):

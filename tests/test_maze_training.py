@@ -148,3 +148,29 @@ def test_reward_shaping_is_the_cells_episode_2_came_closer():
     # the rewards themselves are the environment's own
     paid = np.array([0.0, -0.01, -0.011, 0.99])
     assert (np.abs(batch.rewards.numpy()[..., None] - paid).min(-1) < 1e-6).all()
+
+
+@pytest.mark.slow
+def test_the_teacher_is_recorded_only_after_episode_1_found_the_target():
+    """``teacher=True``: the maze's teacher actions at every step, and a mask that holds the
+    steps of episode 2 in the trials whose episode 1 reached the target, and nothing else."""
+    from rl2_course.envs import TrialEnv
+    from rl2_course.envs.maze import MazeTasks
+    from rl2_course.envs.trial import TrialInputLayout
+    from rl2_course.train import _fresh_state, collect_trials
+
+    config = TrainConfig.for_maze("small", trials_per_update=6, hidden_size=16)
+    state = _fresh_state(config)
+    env = TrialEnv(MazeTasks(6, 1, 3, time_limit=25), 2)    # short corridors: often found
+    try:
+        batch = collect_trials(state.model, env, 1, state.sampler, teacher=True)
+    finally:
+        env.task_env.close()
+    assert batch.teacher_actions.shape == batch.actions.shape == batch.teacher_mask.shape
+    assert set(batch.teacher_actions.unique().tolist()) <= {0, 1, 2}
+    episode = torch.cumsum(torch.from_numpy(TrialInputLayout(config.observation_size, 3)
+                                            .split(batch.x.numpy()).prev_done), 0)
+    found_in_1 = ((batch.rewards > 0.5) & (episode == 0)).any(0)            # (B,)
+    expected = (episode >= 1) & found_in_1[None, :] & (batch.valid > 0)
+    assert torch.equal(batch.teacher_mask > 0, expected)
+    assert found_in_1.any() and not found_in_1.all()     # both kinds of trial were drawn

@@ -401,3 +401,34 @@ def test_reward_shaping_reaches_the_learner_only_and_only_mazes_take_it():
         TrainConfig.for_maze("small", shaping_coef=-0.1).validate()
     assert parse_overrides(["shaping_coef=0.1"]) == {"shaping_coef": 0.1}
     assert TrainConfig.for_maze("small", shaping_coef=0.1).log_columns == LOG_COLUMNS + ("shaping",)
+
+
+def test_teacher_loss_pulls_the_policy_towards_the_teachers_actions_where_its_mask_says():
+    """``teacher_coef``: −log π(a*_t) on the masked steps joins PPO's loss. A mask of zeros
+    changes nothing; a mask of ones makes the teacher's actions likelier than PPO alone does."""
+    from rl2_course.train import parse_overrides
+
+    config = tiny(bptt_length=4)
+    lengths, steps = [3, 17, 9, 5], 17
+    batch = _uneven_trials(config, lengths, steps, 0.0)
+    teacher = torch.full_like(batch.actions, 2)     # a teacher who always pulls arm 2
+    unmasked = dataclasses.replace(batch, teacher_actions=teacher, teacher_mask=torch.zeros_like(batch.valid))
+    taught = dataclasses.replace(unmasked, teacher_mask=batch.valid.clone())
+    results, agreement = [], []
+    for b, coef in ((batch, 0.0), (unmasked, 1.0), (taught, 1.0)):
+        state = _fresh_state(config)
+        ppo_update(state.model, state.optimizer, b, dataclasses.replace(config, teacher_coef=coef), 0.01,
+                   np.random.default_rng(0))
+        results.append(params(state.model))
+        with torch.no_grad():
+            logits, _, _ = state.model.forward_sequence(batch.x, state.model.initial_hidden(len(lengths)))
+            logp = torch.log_softmax(logits, -1).gather(-1, teacher[..., None]).squeeze(-1)
+        agreement.append(float((logp * batch.valid).sum() / batch.valid.sum()))
+    assert_same_params(results[0], results[1])
+    assert agreement[2] > agreement[0] + 0.01
+    with pytest.raises(UsageError, match="teacher_coef"):
+        tiny(teacher_coef=0.1).validate()
+    with pytest.raises(UsageError, match="teacher_coef"):
+        TrainConfig.for_maze("small", teacher_coef=-1.0).validate()
+    assert parse_overrides(["teacher_coef=0.1"]) == {"teacher_coef": 0.1}
+    assert TrainConfig.for_maze("small", teacher_coef=0.1).log_columns == LOG_COLUMNS + ("teacher_loss",)

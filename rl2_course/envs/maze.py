@@ -75,6 +75,7 @@ dead owner by their temporary directory and ends them.
 from __future__ import annotations
 
 import atexit
+import math
 import os
 import shutil
 import signal
@@ -148,6 +149,17 @@ def cell_center(cell: Cell) -> tuple[float, float]:
     r, c = cell
     step = CELL_SIZE + WALL_THICKNESS
     return (WALL_THICKNESS + c * step + CELL_SIZE / 2, -(WALL_THICKNESS + r * step + CELL_SIZE / 2))
+
+
+def steer(position: np.ndarray, angle: float, waypoint: Cell) -> int:
+    """The action that brings the player towards ``waypoint``'s centre: 0 turn left,
+    1 turn right, 2 forward (when the centre is within half a turn of straight ahead)."""
+    x, y = cell_center(waypoint)
+    bearing = math.degrees(math.atan2(y - position[1], x - position[0]))
+    error = (bearing - angle + 180.0) % 360.0 - 180.0   # > 0: the centre is to the left
+    if abs(error) <= TURN_DEGREES / 2:
+        return 2
+    return 0 if error > 0 else 1
 
 
 def position_to_cell(x: float, y: float) -> Cell:
@@ -582,13 +594,33 @@ class MazeTasks(TaskVectorEnv):
         (`TrainConfig.shaping_coef`) rewards the learner for every cell it comes closer; the
         policy never sees it.
         """
-        distances = self._target_distances()
-        points = self.position if position is None else np.asarray(position, dtype=float)
-        cells = np.array([position_to_cell(x, y) for x, y in points])
+        rows, cols = self._cells(self.position if position is None else position)
+        return self._target_distances()[np.arange(self.num_envs), rows, cols]
+
+    def _cells(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The (rows, cols) of the cells that hold the map points ``points`` (B, 2)."""
+        cells = np.array([position_to_cell(x, y) for x, y in np.asarray(points, dtype=float)])
         # a point on an outer wall's face may round one cell outwards
-        rows = np.clip(cells[:, 0], 0, self.rows - 1)
-        cols = np.clip(cells[:, 1], 0, self.cols - 1)
-        return distances[np.arange(self.num_envs), rows, cols]
+        return np.clip(cells[:, 0], 0, self.rows - 1), np.clip(cells[:, 1], 0, self.cols - 1)
+
+    def teacher_actions(self) -> np.ndarray:
+        """(B,) int64: what a player who knows the maze and its target would do from where each
+        agent stands and looks: `steer` towards the centre of the next cell along the shortest
+        path (of the target's own cell, once in it), as the scripted explorer's episode 2 does.
+
+        Privileged knowledge: the trainer's optional teacher loss (`TrainConfig.teacher_coef`)
+        asks the policy to act like this in the episodes after a trial's first has found the
+        target, when a memory of episode 1 could tell it the way; the policy never sees it.
+        """
+        distances = self._target_distances()
+        actions = np.empty(self.num_envs, dtype=np.int64)
+        for b, cell in enumerate(zip(*self._cells(self.position))):
+            cell = (int(cell[0]), int(cell[1]))
+            here = distances[b][cell]
+            waypoint = cell if here == 0 else next(
+                n for n in self.mazes[b].passages(cell) if distances[b][n] == here - 1)
+            actions[b] = steer(self.position[b], float(self.angle[b]), waypoint)
+        return actions
 
     def _target_centres(self) -> np.ndarray:
         """(B, 2) map coordinates of each task's target: the point the reward measures from."""
@@ -680,4 +712,4 @@ class MazeTasks(TaskVectorEnv):
 __all__ = ["ACTION_NAMES", "BUMP_DISTANCE", "FRAME_SKIP", "MazeTasks", "OBS_SHAPE", "REACH_DISTANCE",
            "STEP_PENALTY", "TARGET_REWARD", "TURN_DEGREES", "WALL_PENALTY", "cell_center",
            "doom_processes", "downsample_frame", "maze_textmap", "observation_image",
-           "position_to_cell", "reap_orphans", "write_wad"]
+           "position_to_cell", "reap_orphans", "steer", "write_wad"]

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import numpy as np
 
-from rl2_course.envs.maze import TURN_DEGREES, MazeTasks, cell_center
+from rl2_course.envs.maze import MazeTasks, cell_center, steer
 from rl2_course.envs.maze_generator import Cell, Maze, cell_distances
 from rl2_course.settings import MAZE_EPISODES, maze_setting
 
@@ -64,17 +64,6 @@ def shortest_route(maze: Maze, start: Cell, target: Cell) -> list[Cell]:
         route.append(next(n for n in maze.passages(route[-1])
                           if to_target[n] == to_target[route[-1]] - 1))
     return route
-
-
-def steer(position: np.ndarray, angle: float, waypoint: Cell) -> int:
-    """The action that brings the player towards ``waypoint``'s centre: 0 turn left,
-    1 turn right, 2 forward (when the centre is within half a turn of straight ahead)."""
-    x, y = cell_center(waypoint)
-    bearing = math.degrees(math.atan2(y - position[1], x - position[0]))
-    error = (bearing - angle + 180.0) % 360.0 - 180.0   # > 0: the centre is to the left
-    if abs(error) <= TURN_DEGREES / 2:
-        return 2
-    return 0 if error > 0 else 1
 
 
 def ride_routes(env: MazeTasks, routes: list[list[Cell]]) -> tuple[np.ndarray, np.ndarray]:
