@@ -221,15 +221,13 @@ class TrainConfig:
         if self.walls is not None and (self.env != "maze" or self.walls not in WALL_SCHEMES):
             raise UsageError(f"walls is a maze's wall scheme ({' or '.join(WALL_SCHEMES)}), "
                              f"got {self.walls!r} for env {self.env!r}")
-        if self.aux_coef < 0 or (self.aux_coef > 0 and self.env != "maze"):
-            raise UsageError(f"aux_coef (the weight of the maze's auxiliary loss) must be 0, or "
-                             f"positive for a maze run; got {self.aux_coef} for env {self.env!r}")
-        if self.shaping_coef < 0 or (self.shaping_coef > 0 and self.env != "maze"):
-            raise UsageError(f"shaping_coef (the maze's reward shaping per cell) must be 0, or "
-                             f"positive for a maze run; got {self.shaping_coef} for env {self.env!r}")
-        if self.teacher_coef < 0 or (self.teacher_coef > 0 and self.env != "maze"):
-            raise UsageError(f"teacher_coef (the weight of the maze's teacher loss) must be 0, or "
-                             f"positive for a maze run; got {self.teacher_coef} for env {self.env!r}")
+        for name, meaning in (("aux_coef", "the weight of the maze's auxiliary loss"),
+                              ("shaping_coef", "the maze's reward shaping per cell"),
+                              ("teacher_coef", "the weight of the maze's teacher loss")):
+            value = getattr(self, name)
+            if value < 0 or (value > 0 and self.env != "maze"):
+                raise UsageError(f"{name} ({meaning}) must be 0, or positive for a maze run; "
+                                 f"got {value} for env {self.env!r}")
         if self.aux_task not in MAZE_AUX_TASKS:
             raise UsageError(f"aux_task must be one of {', '.join(MAZE_AUX_TASKS)}, got {self.aux_task!r}")
         if self.bptt_length is not None and self.bptt_length < 1:
