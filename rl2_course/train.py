@@ -52,7 +52,10 @@ sees only pixels and its own past; the loss says *what* episode 2 should look li
 RL² return says only after a lucky trial, and the policy has to learn from its memory of
 episode 1 and what it sees *how* to do it (a privileged teacher, as in learning-by-cheating
 agents: Chen et al. 2019). The steps are the policy's own (on-policy, like DAgger), and PPO's
-loss stays beside it, so the return still decides everything the teacher does not.
+loss stays beside it, so the return still decides everything the teacher does not. With
+``teacher_coef_final`` the teacher's weight decays linearly over the schedule, as the
+distillation weight does in kickstarting (Schmitt et al. 2018): the teacher shapes what the
+memory holds early on, and by the end the return alone decides how far to trust it.
 
 Reproducibility: all randomness comes from ``config.seed``: the model's initial weights, the
 per-update environment seeds, and two generators (action sampling, minibatch shuffling) whose
@@ -144,6 +147,9 @@ class TrainConfig:
     # maze only: weight of a cross-entropy loss towards a teacher that knows the maze
     # (`MazeTasks.teacher_actions`), after a trial's first episode has found the target; 0 = RL² alone
     teacher_coef: float = 0.0
+    # ... decayed linearly to this weight over the schedule (None: held at teacher_coef), so the
+    # return alone decides what the policy does at the end (kickstarting: Schmitt et al. 2018)
+    teacher_coef_final: float | None = None
     schedule_updates: int = 200        # length of the lr and entropy schedules (in updates)
     num_threads: int = 1               # torch CPU threads (fixed, so runs are reproducible)
     device: str = "cpu"                # "cuda" trains on a GPU: faster, not bit-reproducible
@@ -228,6 +234,9 @@ class TrainConfig:
             if value < 0 or (value > 0 and self.env != "maze"):
                 raise UsageError(f"{name} ({meaning}) must be 0, or positive for a maze run; "
                                  f"got {value} for env {self.env!r}")
+        if self.teacher_coef_final is not None and not 0 <= self.teacher_coef_final <= self.teacher_coef:
+            raise UsageError(f"teacher_coef_final (where the teacher's weight decays to) must lie "
+                             f"between 0 and teacher_coef={self.teacher_coef}; got {self.teacher_coef_final}")
         if self.aux_task not in MAZE_AUX_TASKS:
             raise UsageError(f"aux_task must be one of {', '.join(MAZE_AUX_TASKS)}, got {self.aux_task!r}")
         if self.bptt_length is not None and self.bptt_length < 1:
@@ -292,7 +301,7 @@ _SETTABLE = ("time_limit", "walls", "hidden_size", "trials_per_update", "learnin
              "gae_lambda", "clip_coef", "value_coef", "entropy_coef", "entropy_coef_final",
              "max_grad_norm", "ppo_epochs", "minibatches", "bptt_length", "reward_scale",
              "schedule_updates", "num_threads", "checkpoint_every", "aux_coef", "aux_task",
-             "shaping_coef", "teacher_coef")
+             "shaping_coef", "teacher_coef", "teacher_coef_final")
 
 
 def parse_overrides(items: list[str]) -> dict[str, Any]:
@@ -482,9 +491,13 @@ def _to_segments(t: torch.Tensor, length: int) -> torch.Tensor:
 
 
 def ppo_update(model: RecurrentActorCritic, optimizer: torch.optim.Optimizer, batch: TrialBatch,
-               config: TrainConfig, entropy_coef: float, rng: np.random.Generator
-               ) -> dict[str, float]:
-    """Clipped-surrogate PPO on one batch of trials; returns the statistics for the log."""
+               config: TrainConfig, entropy_coef: float, rng: np.random.Generator,
+               teacher_coef: float | None = None) -> dict[str, float]:
+    """Clipped-surrogate PPO on one batch of trials; returns the statistics for the log.
+
+    ``teacher_coef`` is this update's teacher weight (`schedule`); None: ``config.teacher_coef``.
+    """
+    teacher_coef = config.teacher_coef if teacher_coef is None else teacher_coef
     rewards = batch.rewards if batch.shaping is None else batch.rewards + batch.shaping
     rewards = rewards * config.reward_scale
     # Every trial ended at step T-1, so nothing is bootstrapped from last_value.
@@ -558,7 +571,7 @@ def ppo_update(model: RecurrentActorCritic, optimizer: torch.optim.Optimizer, ba
                 t_mask = taught[:, cols]
                 teacher_nll = -log_probs.gather(-1, taught_actions[:, cols, None]).squeeze(-1)
                 teacher_loss = (teacher_nll * t_mask).sum() / t_mask.sum().clamp(min=1.0)
-                loss = loss + config.teacher_coef * teacher_loss
+                loss = loss + teacher_coef * teacher_loss
 
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -588,8 +601,8 @@ def env_seed(seed: int, update: int) -> int:
     return int(np.random.SeedSequence([_TRAIN_TAG, seed, update]).generate_state(1)[0])
 
 
-def schedule(config: TrainConfig, update: int, elapsed: float) -> tuple[float, float]:
-    """(learning rate, entropy coefficient) for this update: linear decays.
+def schedule(config: TrainConfig, update: int, elapsed: float) -> tuple[float, float, float]:
+    """(learning rate, entropy coefficient, teacher weight) for this update: linear decays.
 
     With an update budget the schedule runs over ``schedule_updates`` updates; with
     ``--minutes`` it runs over the wall-clock budget, so a short run still ends on a sharp,
@@ -601,7 +614,10 @@ def schedule(config: TrainConfig, update: int, elapsed: float) -> tuple[float, f
         progress = min(1.0, update / config.schedule_updates)
     lr = config.learning_rate * (1.0 - progress * (1.0 - config.lr_final_fraction))
     entropy = config.entropy_coef + progress * (config.entropy_coef_final - config.entropy_coef)
-    return lr, entropy
+    teacher = config.teacher_coef
+    if config.teacher_coef_final is not None:
+        teacher += progress * (config.teacher_coef_final - config.teacher_coef)
+    return lr, entropy, teacher
 
 
 @dataclass
@@ -754,7 +770,7 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, resume: bool = False,
                     break
                 if config.minutes is not None and elapsed() >= 60.0 * config.minutes:
                     break
-                lr, entropy_coef = schedule(config, state.update, elapsed())
+                lr, entropy_coef, teacher_coef = schedule(config, state.update, elapsed())
                 for group in state.optimizer.param_groups:
                     group["lr"] = lr
 
@@ -762,7 +778,7 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, resume: bool = False,
                                        state.sampler, config.bptt_length, config.aux_task,
                                        config.shaping_coef, config.gamma, config.teacher_coef > 0)
                 stats = ppo_update(state.model, state.optimizer, batch, config, entropy_coef,
-                                   state.shuffler)
+                                   state.shuffler, teacher_coef)
 
                 state.update += 1
                 state.trials_seen += env.num_envs

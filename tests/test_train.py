@@ -432,3 +432,37 @@ def test_teacher_loss_pulls_the_policy_towards_the_teachers_actions_where_its_ma
         TrainConfig.for_maze("small", teacher_coef=-1.0).validate()
     assert parse_overrides(["teacher_coef=0.1"]) == {"teacher_coef": 0.1}
     assert TrainConfig.for_maze("small", teacher_coef=0.1).log_columns == LOG_COLUMNS + ("teacher_loss",)
+
+
+def test_teacher_weight_decays_to_teacher_coef_final_and_an_update_uses_the_weight_it_is_given():
+    """``teacher_coef_final`` (kickstarting): the teacher's weight falls linearly from
+    teacher_coef to it over the schedule, by updates or by the minutes budget; None holds it.
+    `ppo_update` uses the weight it is handed, so a weight of 0 is PPO alone."""
+    from rl2_course.train import parse_overrides, schedule
+
+    by_updates = TrainConfig.for_maze("small", teacher_coef=0.2, teacher_coef_final=0.0, schedule_updates=10)
+    assert [round(schedule(by_updates, u, 0.0)[2], 6) for u in (0, 5, 10, 20)] == [0.2, 0.1, 0.0, 0.0]
+    by_minutes = dataclasses.replace(by_updates, minutes=10, teacher_coef_final=0.05)
+    assert [round(schedule(by_minutes, 0, s)[2], 6) for s in (0.0, 300.0, 600.0)] == [0.2, 0.125, 0.05]
+    held = dataclasses.replace(by_updates, teacher_coef_final=None)
+    assert {schedule(held, u, 0.0)[2] for u in (0, 5, 10)} == {0.2}
+
+    config = tiny(bptt_length=4)
+    lengths = [3, 17, 9, 5]
+    batch = _uneven_trials(config, lengths, 17, 0.0)
+    taught = dataclasses.replace(batch, teacher_actions=torch.full_like(batch.actions, 2),
+                                 teacher_mask=batch.valid.clone())
+    results = []
+    for b, coef in ((batch, None), (taught, 0.0), (taught, None)):
+        state = _fresh_state(config)
+        ppo_update(state.model, state.optimizer, b, dataclasses.replace(config, teacher_coef=1.0), 0.01,
+                   np.random.default_rng(0), teacher_coef=coef)
+        results.append(params(state.model))
+    assert_same_params(results[0], results[1])
+    assert any(not torch.allclose(results[0][k], results[2][k]) for k in results[0])
+
+    for final in (0.3, -0.1):
+        with pytest.raises(UsageError, match="teacher_coef_final"):
+            dataclasses.replace(by_updates, teacher_coef_final=final).validate()
+    assert parse_overrides(["teacher_coef_final=0"]) == {"teacher_coef_final": 0.0}
+    assert parse_overrides(["teacher_coef_final=none"]) == {"teacher_coef_final": None}
