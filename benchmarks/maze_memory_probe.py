@@ -29,7 +29,7 @@ from rl2_course.envs import make_maze_trials
 from rl2_course.errors import UsageError
 from rl2_course.evaluate_maze import make_maze_agent
 from rl2_course.rollout import TrialStepper
-from rl2_course.settings import MAZE_AUX_TASKS, WALL_SCHEMES
+from rl2_course.settings import MAZE_AUX_TASKS, WALL_SCHEMES, maze_setting
 
 #: what ``--quantity`` probes: its words, where the env computes it, and which of an auxiliary
 #: head's outputs predict it under each auxiliary task (`MazeTasks.auxiliary_targets`' order)
@@ -44,11 +44,13 @@ QUANTITIES = {
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", default="assets/checkpoints/maze-small.pt")
-    parser.add_argument("--walls", choices=WALL_SCHEMES, default="uniform")
+    parser.add_argument("--walls", choices=WALL_SCHEMES, default=None,
+                        help="the maze's wall scheme (default: the small maze's own, that of its pretrained agent)")
     parser.add_argument("--trials", type=int, default=64)
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--quantity", choices=QUANTITIES, default="target")
     args = parser.parse_args()
+    args.walls = args.walls or maze_setting("small").walls
     if args.trials < 4:
         parser.error("--trials must be at least 4 (half of them fit the probe, half score it)")
     try:        # a missing, corrupt or other-walls checkpoint is refused in one line

@@ -191,7 +191,7 @@ class MazeSetting:
 #: decisions covers less ground than one of the paper's: the paper's RL² took 52 and 180
 #: decisions in episode 1 on average, the explorer 137 and 416 here.
 MAZE_SETTINGS: dict[str, MazeSetting] = {
-    "small": MazeSetting("small", 5, 500),
+    "small": MazeSetting("small", 5, 500, walls="districts"),
     "large": MazeSetting("large", 9, 1500),
 }
 

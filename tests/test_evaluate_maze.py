@@ -76,7 +76,7 @@ def test_the_same_seed_gives_the_same_numbers_and_no_doom_process_is_left():
     assert doom_processes(f"rl2-maze-{os.getpid()}-") == []           # all closed
 
 
-#: the shipped small agent, trained on uniform walls (read directly: the test hides assets/)
+#: the shipped small agent, trained on district walls (read directly: the test hides assets/)
 SHIPPED_SMALL = Path(__file__).resolve().parents[1] / "assets" / "checkpoints" / "maze-small.pt"
 
 
@@ -85,8 +85,8 @@ SHIPPED_SMALL = Path(__file__).resolve().parents[1] / "assets" / "checkpoints" /
     (["--size", "small", "--agents", "ucb1"], "unknown agent 'ucb1'"),
     (["--size", "small", "--agents", "random", "--trials", "0"], "--trials must be at least 1"),
     (["--size", "small", "--agents", "random", "--checkpoint", "x.pt"], "rl2 is not among"),
-    (["--size", "small", "--agents", "rl2", "--walls", "districts", "--checkpoint",
-      str(SHIPPED_SMALL)], "uniform walls, not small, n=2, districts walls"),
+    (["--size", "small", "--agents", "rl2", "--walls", "uniform", "--checkpoint",
+      str(SHIPPED_SMALL)], "districts walls, not small, n=2, uniform walls"),
 ])
 def test_bad_requests_are_one_line_errors_with_status_2(args, words, capsys, monkeypatch, tmp_path):
     monkeypatch.setenv("RL2_COURSE_ASSETS", str(tmp_path))       # no pretrained maze agent here
