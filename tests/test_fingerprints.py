@@ -1,0 +1,35 @@
+"""The trainer and the evaluators compute exactly what they computed before the redesign.
+
+`tests/fingerprints.py` holds the runs (short seeded training runs of a bandit, an MDP with
+truncated BPTT, the small maze with and without its extra training signals; seeded
+evaluations of every family and of every shipped checkpoint) and how they were recorded.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from fingerprints import (EVALUATIONS, RECORD, TRAINING_RUNS, evaluation_fingerprint,
+                          training_fingerprint)
+
+RECORDED = json.loads(RECORD.read_text())
+
+
+def _same(a, b) -> bool:
+    # NaN (a length no episode reached) is equal to itself in JSON text, not as a float
+    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+@pytest.mark.parametrize("name", sorted(TRAINING_RUNS))
+def test_a_short_training_run_reproduces_its_recorded_log_and_weights(name):
+    recorded = RECORDED["training"][name]
+    now = training_fingerprint(name)
+    assert now["log"] == recorded["log"]
+    assert now["weights_sha256"] == recorded["weights_sha256"]
+
+
+@pytest.mark.parametrize("name", sorted(EVALUATIONS))
+def test_a_seeded_evaluation_reproduces_its_recorded_numbers(name):
+    assert _same(evaluation_fingerprint(name), RECORDED["evaluation"][name])
