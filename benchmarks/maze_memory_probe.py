@@ -29,7 +29,7 @@ from rl2_course.envs import make_maze_trials
 from rl2_course.errors import UsageError
 from rl2_course.evaluate_maze import make_maze_agent
 from rl2_course.rollout import TrialStepper
-from rl2_course.settings import MAZE_AUX_TASKS, WALL_SCHEMES, maze_setting
+from rl2_course.envs.maze import AUX_TASKS, WALL_SCHEMES, maze_size
 
 #: what ``--quantity`` probes: its words, where the env computes it, and which of an auxiliary
 #: head's outputs predict it under each auxiliary task (`MazeTasks.auxiliary_targets`' order)
@@ -50,7 +50,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--quantity", choices=QUANTITIES, default="target")
     args = parser.parse_args()
-    args.walls = args.walls or maze_setting("small").walls
+    args.walls = args.walls or maze_size("small").walls
     if args.trials < 4:
         parser.error("--trials must be at least 4 (half of them fit the probe, half score it)")
     try:        # a missing, corrupt or other-walls checkpoint is refused in one line
@@ -60,7 +60,7 @@ def main() -> None:
     model = agent.model
     words, quantity, head_columns = QUANTITIES[args.quantity]
     # an auxiliary head is known by its size (the tasks ask for different counts of numbers)
-    aux_task = {size: task for task, size in MAZE_AUX_TASKS.items()}.get(model.aux_size)
+    aux_task = {size: task for task, size in AUX_TASKS.items()}.get(model.aux_size)
     env = make_maze_trials("small", args.trials, walls=args.walls)
     hidden, offsets, episode, step_in_episode, trial = [], [], [], [], []
     try:        # the loop evaluation and the widgets use; h_t is in the agent's state after a step

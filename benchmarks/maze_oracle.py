@@ -23,7 +23,7 @@ import argparse                        # noqa: E402
 
 import numpy as np                     # noqa: E402
 
-from rl2_course.cli import int_list, name_list  # noqa: E402
+from rl2_course.argtypes import int_list, name_list  # noqa: E402
 from rl2_course.envs.maze import FRAME_SKIP, TURN_DEGREES  # noqa: E402
 from rl2_course.envs.maze_explorer import explorer_trials  # noqa: E402
 from rl2_course.evaluate_maze import MazeMetrics  # noqa: E402

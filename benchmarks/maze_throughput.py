@@ -24,7 +24,7 @@ import time                            # noqa: E402
 import numpy as np                     # noqa: E402
 
 from rl2_course.envs import make_maze_trials          # noqa: E402
-from rl2_course.cli import int_list, name_list          # noqa: E402
+from rl2_course.argtypes import int_list, name_list          # noqa: E402
 from rl2_course.envs.maze import FRAME_SKIP, MazeTasks  # noqa: E402
 from rl2_course.settings import maze_setting           # noqa: E402
 

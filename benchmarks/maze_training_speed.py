@@ -21,18 +21,18 @@ import time
 
 import torch
 
-from rl2_course.cli import int_list, int_or_none_list
+from rl2_course.argtypes import int_list, int_or_none_list
 from rl2_course.settings import pretrained_maze_checkpoint
-from rl2_course.train import (TrainConfig, _deterministic_torch, _fresh_state, collect_trials,
-                              env_seed, ppo_update)
+from rl2_course.threads import deterministic_torch
+from rl2_course.train import TrainConfig, collect_trials, env_seed, fresh_state, ppo_update
 
 
 def time_updates(threads: int, bptt: int | None, updates: int, seed: int) -> dict[str, float]:
     config = TrainConfig.for_maze("small", bptt_length=bptt, num_threads=threads, seed=seed,
                                   init_from=str(pretrained_maze_checkpoint("small")))
     rollout = update = own = decisions = 0.0
-    with _deterministic_torch(config.num_threads):
-        state = _fresh_state(config)
+    with deterministic_torch(config.num_threads):
+        state = fresh_state(config)
         env = config.make_env()
         try:
             for u in range(updates):

@@ -22,7 +22,7 @@ import time                            # noqa: E402
 import numpy as np                     # noqa: E402
 
 from rl2_course.baselines import MDP_AGENTS                # noqa: E402
-from rl2_course.cli import int_list                        # noqa: E402
+from rl2_course.argtypes import int_list                        # noqa: E402
 from rl2_course.envs import RandomTabularMDPs, make_mdp_trials  # noqa: E402
 from rl2_course.evaluate_mdp import HORIZON, evaluate_mdp  # noqa: E402
 

@@ -39,6 +39,7 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 from rl2_course.course import BEGIN, CHECK_TAG, SOLUTIONS_DIR, make_student_notebook, notebook_text
 from rl2_course.errors import UsageError, writable_directory
+from rl2_course.files import atomic_write
 
 #: outcome of one exercise
 PASS, FAIL, TIMEOUT, NOT_RUN = "pass", "fail", "timeout", "not run"
@@ -192,20 +193,20 @@ def build_assignment(out: str | Path, solutions: Path = SOLUTIONS_DIR) -> Path:
     if not masters:
         raise UsageError(f"no master notebooks in {solutions}")
     writable_directory(out.parent, "--out")
-    temporary = out.with_name(out.name + ".tmp")
-    try:
-        with zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+
+    def write(file) -> None:
+        with zipfile.ZipFile(file, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             _add(archive, "ASSIGNMENT.md", ASSIGNMENT_README)
             for master in masters:
                 text = notebook_text(make_student_notebook(nbformat.read(master, as_version=4)))
                 if BEGIN in text:
                     raise RuntimeError(f"a solution marker survived in the copy of {master.name}")
                 _add(archive, f"notebooks/{master.name}", text)
-        temporary.replace(out)    # atomic: never a half-written zip under the final name
+
+    try:        # atomic: never a half-written zip under the final name
+        return atomic_write(out, write)
     except OSError as error:
-        temporary.unlink(missing_ok=True)
         raise UsageError(f"cannot write {out}: {error.strerror}") from None
-    return out
 
 
 def _add(archive: zipfile.ZipFile, name: str, text: str) -> None:

@@ -9,10 +9,12 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Sequence
 
+from rl2_course.argtypes import agent_names, beta_priors, int_list
+from rl2_course.envs.maze import WALL_SCHEMES
 from rl2_course.errors import UsageError
-from rl2_course.settings import WALL_SCHEMES
+from rl2_course.families import FAMILIES, TaskFamily
 
 
 class _Parser(argparse.ArgumentParser):
@@ -22,11 +24,22 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def _agents(text: str) -> list[str]:
-    names = [a.strip() for a in text.split(",") if a.strip()]
-    if not names:
-        raise argparse.ArgumentTypeError("give at least one agent name")
-    return names
+def _task_arguments(parser: argparse.ArgumentParser, fam: TaskFamily) -> None:
+    """The arguments that name one setting of task family ``fam`` (a bandit's --arms ...)."""
+    for argument in fam.arguments:
+        parser.add_argument(f"--{argument.name}", type=argument.type, required=True,
+                            choices=argument.choices, help=argument.help)
+
+
+def _result_options(parser: argparse.ArgumentParser, trials: int, checkpoint_help: str) -> None:
+    """--trials, --seed, --json and --checkpoint: what every command that runs an agent takes."""
+    parser.add_argument("--trials", type=int, default=trials, help="trials (tasks) per agent")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    parser.add_argument("--checkpoint", type=Path, default=None, help=checkpoint_help)
+
+
+_PRETRAINED = "RL² checkpoint for the rl2 agent (default: the pretrained one in assets/checkpoints)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,63 +49,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser("evaluate", help="compare agents on the same sampled tasks")
     eval_envs = evaluate.add_subparsers(dest="env", required=True, parser_class=_Parser)
-    bandit = eval_envs.add_parser("bandit", help="Bernoulli bandits (Table 1)")
-    bandit.add_argument("--arms", type=int, required=True, help="k, arms per bandit")
-    bandit.add_argument("--episodes", type=int, required=True, help="n, pulls per trial")
-    bandit.add_argument("--agents", type=_agents, required=True,
-                        help="comma-separated: random,greedy,epsilon-greedy,ucb1,thompson,"
-                             "optimistic-thompson,gittins,bayes-optimal,rl2")
-    bandit.add_argument("--trials", type=int, default=1000, help="trials (tasks) per agent")
-    bandit.add_argument("--seed", type=int, default=0)
-    bandit.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    bandit.add_argument("--checkpoint", type=Path, default=None,
-                        help="RL² checkpoint for the rl2 agent (default: the pretrained one "
-                             "in assets/checkpoints)")
-    bandit.set_defaults(run=_evaluate_bandit)
-    mdp = eval_envs.add_parser("mdp", help="random tabular MDPs: 10 states, 5 actions, 10 steps (Table 2)")
-    mdp.add_argument("--episodes", type=int, required=True, help="n, episodes per trial")
-    mdp.add_argument("--agents", type=_agents, required=True,
-                     help="comma-separated: random,greedy,epsilon-greedy,psrl,opsrl,ucrl2,beb")
-    mdp.add_argument("--trials", type=int, default=1000, help="trials (tasks) per agent")
-    mdp.add_argument("--seed", type=int, default=0)
-    mdp.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    mdp.add_argument("--checkpoint", type=Path, default=None,
-                     help="RL² checkpoint for the rl2 agent (default: the pretrained one "
-                          "in assets/checkpoints)")
-    mdp.set_defaults(run=_evaluate_mdp)
-    maze = eval_envs.add_parser("maze", help="random ViZDoom mazes, 2 episodes per trial (Table 3)")
-    maze.add_argument("--size", choices=["small", "large"], required=True,
-                      help="small: 5×5 cells; large: 9×9 cells")
-    maze.add_argument("--agents", type=_agents, required=True,
-                      help="comma-separated: random,rl2,rl2-forgetful (the RL² agent with its "
-                           "memory wiped before episode 2: what is its memory worth?)")
-    maze.add_argument("--trials", type=int, default=100, help="trials (mazes) per agent")
-    maze.add_argument("--seed", type=int, default=0)
-    maze.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    maze.add_argument("--checkpoint", type=Path, default=None,
-                      help="RL² checkpoint for the rl2 agent (default: the pretrained one "
-                           "in assets/checkpoints)")
-    maze.add_argument("--walls", choices=WALL_SCHEMES, default=None,
-                      help="wall textures: one everywhere, or one per quadrant of the maze "
-                           "(default: the size's own; an RL² checkpoint must match it)")
-    maze.set_defaults(run=_evaluate_maze)
-
     train = commands.add_parser("train", help="train an RL² agent with PPO")
     train_envs = train.add_subparsers(dest="env", required=True, parser_class=_Parser)
-    train_bandit = train_envs.add_parser("bandit", help="Bernoulli bandits (Table 1)")
-    train_bandit.add_argument("--arms", type=int, required=True, help="k, arms per bandit")
-    train_bandit.add_argument("--episodes", type=int, required=True, help="n, pulls per trial")
-    _training_options(train_bandit)
-    train_bandit.set_defaults(run=_train)
-    train_mdp = train_envs.add_parser("mdp", help="random tabular MDPs (Table 2)")
-    train_mdp.add_argument("--episodes", type=int, required=True, help="n, episodes per trial")
-    _training_options(train_mdp)
-    train_mdp.set_defaults(run=_train)
-    train_maze = train_envs.add_parser("maze", help="random ViZDoom mazes, 2 episodes (Table 3)")
-    train_maze.add_argument("--size", choices=["small", "large"], required=True,
-                            help="small: 5×5 cells; large: 9×9 cells")
-    _training_options(train_maze)
-    train_maze.set_defaults(run=_train)
+    for fam in FAMILIES.values():
+        sub = eval_envs.add_parser(fam.name, help=fam.title)
+        _task_arguments(sub, fam)
+        sub.add_argument("--agents", type=agent_names, required=True,
+                         help=f"comma-separated: {fam.agents_help}")
+        _result_options(sub, fam.default_trials, _PRETRAINED)
+        if "walls" in fam.options:
+            sub.add_argument("--walls", choices=WALL_SCHEMES, default=None,
+                             help="wall textures: one everywhere, or one per quadrant of the maze "
+                                  "(default: the size's own; an RL² checkpoint must match it)")
+        sub.set_defaults(run=_evaluate)
+        sub = train_envs.add_parser(fam.name, help=fam.title)
+        _task_arguments(sub, fam)
+        _training_options(sub)
+        sub.set_defaults(run=_train)
 
     tune = commands.add_parser("tune", help="grid-search the baselines' parameters")
     tune_envs = tune.add_subparsers(dest="env", required=True, parser_class=_Parser)
@@ -155,19 +128,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _evaluate_bandit(args: argparse.Namespace) -> int:
-    from rl2_course.evaluate import evaluate_bandit
-
-    result = evaluate_bandit(args.arms, args.episodes, args.agents, args.trials, args.seed,
-                             checkpoint=args.checkpoint)
-    _print_evaluation(result, args.json,
-                      f"Bernoulli bandits: k={args.arms} arms, n={args.episodes} pulls, "
-                      f"{args.trials} trials, seed {args.seed} (every agent meets the same tasks)")
+def _evaluate(args: argparse.Namespace) -> int:
+    fam = FAMILIES[args.env]
+    task = fam.task_from_args(args)
+    result = fam.evaluate(task, args.agents, args.trials, args.seed, checkpoint=args.checkpoint)
+    _print_result(result, args.json, fam.evaluation_heading(task, result))
     return 0
 
 
-def _print_evaluation(result, as_json: bool, heading: str) -> None:
-    """One JSON object (the graders' format), or a heading and the table."""
+def _print_result(result, as_json: bool, heading: str) -> None:
+    """One JSON object (the graders' format), or a heading and the result's table."""
     if as_json:
         print(json.dumps(result.to_json()))
     else:
@@ -212,27 +182,16 @@ def _training_options(parser: argparse.ArgumentParser) -> None:
 def _train(args: argparse.Namespace) -> int:
     from rl2_course.train import TrainConfig, parse_overrides, train
 
+    fam = FAMILIES[args.env]
+    setting = [getattr(args, a.name) for a in fam.arguments]
+    fam.check(fam.task(*setting))
     options = dict(seed=args.seed, updates=args.updates, minutes=args.minutes,
                    device=args.device, **parse_overrides(args.overrides),
                    **({"init_from": str(args.init_from)} if args.init_from else {}))
-    if args.env == "bandit":
-        from rl2_course.evaluate import check_bandit_setting
-
-        check_bandit_setting(args.arms, args.episodes)
-        config = TrainConfig.for_bandit(args.arms, args.episodes, **options)
-        what = f"bandit k={args.arms}, n={args.episodes}"
-    elif args.env == "maze":
-        config = TrainConfig.for_maze(args.size, **options)
-        what = f"maze {args.size}"
-    else:
-        from rl2_course.evaluate_mdp import check_mdp_setting
-
-        check_mdp_setting(args.episodes)
-        config = TrainConfig.for_mdp(args.episodes, **options)
-        what = f"mdp n={args.episodes}"
+    config = TrainConfig.for_task(args.env, *setting, **options)
     result = train(config, args.out, resume=args.resume, progress=not args.quiet)
     last = "n/a" if result.mean_return is None else f"{result.mean_return:.3f}"
-    print(f"trained RL² on {what}: {result.updates} updates, "
+    print(f"trained RL² on {fam.describe(config.task)}: {result.updates} updates, "
           f"{result.trials_seen} trials, {result.wall_seconds:.0f} s; last mean trial return "
           f"{last}; wrote {result.checkpoint_path} and {result.log_path}")
     return 0
@@ -248,30 +207,6 @@ def _tune_bandit(args: argparse.Namespace) -> int:
                          f"seed {args.seed}", width=20, digits=9)
     if args.write:
         print(f"wrote {write_tuned(args.arms, args.episodes, tuned, command_line())}")
-    return 0
-
-
-def _evaluate_mdp(args: argparse.Namespace) -> int:
-    from rl2_course.evaluate_mdp import ACTIONS, HORIZON, STATES, evaluate_mdp
-
-    result = evaluate_mdp(args.episodes, args.agents, args.trials, args.seed,
-                          checkpoint=args.checkpoint)
-    _print_evaluation(result, args.json,
-                      f"random tabular MDPs: {STATES} states, {ACTIONS} actions, {HORIZON} steps per "
-                      f"episode, n={args.episodes} episodes, {args.trials} trials, seed {args.seed} "
-                      "(every agent meets the same tasks)")
-    return 0
-
-
-def _evaluate_maze(args: argparse.Namespace) -> int:
-    from rl2_course.evaluate_maze import evaluate_maze
-
-    result = evaluate_maze(args.size, args.agents, args.trials, args.seed,
-                           checkpoint=args.checkpoint, walls=args.walls)
-    _print_evaluation(result, args.json,
-                      f"ViZDoom mazes ({args.size}, {result.walls} walls), 2 episodes per trial, {args.trials} trials, "
-                      f"seed {args.seed} (every agent meets the same mazes); length = mean "
-                      f"decisions of the successful episodes ± stderr")
     return 0
 
 
@@ -335,52 +270,6 @@ def _assignment(args: argparse.Namespace) -> int:
 
 # -- analyse: inside the fast learner (chapter 05) ---------------------------------------------
 
-def int_list(text: str) -> list[int]:
-    """argparse type: '1,4,8' -> [1, 4, 8], or a one-line usage error."""
-    return _comma_list(text, "integers", int)
-
-
-def int_or_none_list(text: str) -> list[int | None]:
-    """argparse type: '50,none' -> [50, None] (e.g. BPTT lengths, 'none' = whole trials)."""
-    return _comma_list(text, "integers or 'none'", lambda v: None if v.lower() == "none" else int(v))
-
-
-def name_list(*choices: str) -> Callable[[str], list[str]]:
-    """argparse type: 'small,large' -> ['small', 'large'], each one of ``choices``."""
-    def parse(text: str) -> list[str]:
-        names = _comma_list(text, f"names from {', '.join(choices)}", str)
-        unknown = [n for n in names if n not in choices]
-        if unknown:
-            raise argparse.ArgumentTypeError(f"unknown {', '.join(map(repr, unknown))}; choose from "
-                                             f"{', '.join(choices)}")
-        return names
-    return parse
-
-
-def _comma_list(text: str, what: str, convert: Callable[[str], Any]) -> list:
-    try:
-        values = [convert(v.strip()) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated {what}, got {text!r}") from None
-    if not values:
-        raise argparse.ArgumentTypeError(f"give at least one of: {what}")
-    return values
-
-
-def _priors(text: str) -> list[tuple[float, float]]:
-    """'0.5:0.5,2:5' -> [(0.5, 0.5), (2.0, 5.0)]: Beta(a, b) priors of the arm means."""
-    priors = []
-    for item in (t.strip() for t in text.split(",")):
-        if not item:
-            continue
-        try:
-            a, b = (float(v) for v in item.split(":"))
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"a prior is A:B (Beta(A, B)), got {item!r}") from None
-        priors.append((a, b))
-    return priors
-
-
 def _analyse_parser(commands) -> None:
     """``analyse {probes,behaviour,ood}``: what a trained agent's GRU knows, where it breaks."""
     analyse = commands.add_parser("analyse", help="look inside trained RL² agents: probes, "
@@ -390,11 +279,8 @@ def _analyse_parser(commands) -> None:
     def agent_options(parser: argparse.ArgumentParser, trials: int) -> None:
         parser.add_argument("--arms", type=int, required=True, help="k of the trained bandit agent")
         parser.add_argument("--episodes", type=int, required=True, help="n it was trained for")
-        parser.add_argument("--checkpoint", type=Path, default=None,
-                            help="RL² checkpoint (default: the pretrained one in assets/checkpoints)")
-        parser.add_argument("--trials", type=int, default=trials, help="trials (tasks) to play")
-        parser.add_argument("--seed", type=int, default=0)
-        parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+        _result_options(parser, trials, "RL² checkpoint (default: the pretrained one in "
+                                        "assets/checkpoints)")
 
     probes = analyses.add_parser("probes", help="linear probes from the GRU state to each arm's "
                                                 "posterior and to the Bayes-optimal (or Gittins) action")
@@ -406,7 +292,7 @@ def _analyse_parser(commands) -> None:
     behaviour = analyses.add_parser("behaviour", help="every decision against the exact "
                                                       "Bayes-optimal policy (settings with a solvable DP)")
     agent_options(behaviour, 10_000)
-    behaviour.add_argument("--agents", type=_agents,
+    behaviour.add_argument("--agents", type=agent_names,
                            default=["rl2", "rl2-greedy", "gittins", "ucb1", "thompson", "greedy"],
                            help="comma-separated bandit agents; rl2-greedy is the RL² network "
                                 "taking argmax π (default: rl2,rl2-greedy,gittins,ucb1,thompson,greedy)")
@@ -420,35 +306,22 @@ def _analyse_parser(commands) -> None:
     agent_options(ood_bandit, 2000)
     ood_bandit.add_argument("--lengths", type=int_list, default=None,
                             help="trial lengths to test at the U[0,1] prior (default: n,2n,5n)")
-    ood_bandit.add_argument("--priors", type=_priors, default=None,
+    ood_bandit.add_argument("--priors", type=beta_priors, default=None,
                             help="Beta priors A:B to test at the training n (default: 0.5:0.5,2:5)")
-    ood_bandit.add_argument("--agents", type=_agents, default=None,
+    ood_bandit.add_argument("--agents", type=agent_names, default=None,
                             help="comma-separated baselines (default: ucb1,thompson,gittins,random)")
-    ood_bandit.set_defaults(run=_analyse_ood)
+    ood_bandit.set_defaults(run=_analyse_ood_bandit)
     ood_mdp = ood_envs.add_parser("mdp", help="other episode lengths and trial lengths "
                                               "(10 states, 5 actions: fixed by the network)")
     ood_mdp.add_argument("--episodes", type=int, required=True, help="n the MDP agent was trained for")
-    ood_mdp.add_argument("--checkpoint", type=Path, default=None,
-                         help="RL² checkpoint (default: assets/checkpoints/mdp-nN.pt)")
     ood_mdp.add_argument("--horizons", type=int_list, default=None,
                          help="steps per episode to test at the training n (default: 10,5,20)")
     ood_mdp.add_argument("--lengths", type=int_list, default=None,
                          help="episodes per trial to test at 10 steps (default: 2n)")
-    ood_mdp.add_argument("--agents", type=_agents, default=None,
+    ood_mdp.add_argument("--agents", type=agent_names, default=None,
                          help="comma-separated baselines (default: beb,psrl,greedy,random)")
-    ood_mdp.add_argument("--trials", type=int, default=1000, help="trials (tasks) per condition")
-    ood_mdp.add_argument("--seed", type=int, default=0)
-    ood_mdp.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    ood_mdp.set_defaults(run=_analyse_ood)
-
-
-def _print_report(report, as_json: bool, heading: str) -> None:
-    """One JSON object, or a heading and the report's table."""
-    if as_json:
-        print(json.dumps(report.to_json()))
-    else:
-        print(heading)
-        print(report.table())
+    _result_options(ood_mdp, 1000, "RL² checkpoint (default: assets/checkpoints/mdp-nN.pt)")
+    ood_mdp.set_defaults(run=_analyse_ood_mdp)
 
 
 def _analyse_probes(args: argparse.Namespace) -> int:
@@ -457,7 +330,7 @@ def _analyse_probes(args: argparse.Namespace) -> int:
     alpha = DEFAULT_ALPHA if args.alpha is None else args.alpha
     report = probe_bandit_agent(args.arms, args.episodes, args.trials, args.seed,
                                 checkpoint=args.checkpoint, alpha=alpha)
-    _print_report(report, args.json,
+    _print_result(report, args.json,
                   f"linear probes on the GRU state of the RL² agent for k={args.arms}, "
                   f"n={args.episodes}: {args.trials} trials ({report.test_trials} held out), "
                   f"seed {args.seed}, ridge alpha {alpha:g}; control: a random network, same inputs")
@@ -469,28 +342,34 @@ def _analyse_behaviour(args: argparse.Namespace) -> int:
 
     report = compare_with_bayes_optimal(args.agents, args.arms, args.episodes, args.trials,
                                         args.seed, checkpoint=args.checkpoint)
-    _print_report(report, args.json,
+    _print_result(report, args.json,
                   f"decisions against the Bayes-optimal policy (value {report.value:.3f}) on "
                   f"k={args.arms}, n={args.episodes} bandits, {args.trials} trials, seed {args.seed}")
     return 0
 
 
-def _analyse_ood(args: argparse.Namespace) -> int:
+def _analyse_ood_bandit(args: argparse.Namespace) -> int:
     from rl2_course.analysis import ood
 
     n = args.episodes
-    if args.env == "bandit":
-        report = ood.bandit_ood(args.arms, n, ood.bandit_conditions(n, args.lengths, args.priors),
-                                trials=args.trials, seed=args.seed,
-                                agents=args.agents or ood.BANDIT_OOD_AGENTS,
-                                checkpoint=args.checkpoint)
-        what = f"bandit k={args.arms}, n={n}, arm means from U[0,1]"
-    else:
-        report = ood.mdp_ood(n, ood.mdp_conditions(n, args.horizons, args.lengths),
-                             trials=args.trials, seed=args.seed,
-                             agents=args.agents or ood.MDP_OOD_AGENTS, checkpoint=args.checkpoint)
-        what = f"random MDPs, n={n} episodes of 10 steps"
-    _print_report(report, args.json,
+    report = ood.bandit_ood(args.arms, n, ood.bandit_conditions(n, args.lengths, args.priors),
+                            trials=args.trials, seed=args.seed,
+                            agents=args.agents or ood.BANDIT_OOD_AGENTS, checkpoint=args.checkpoint)
+    return _print_ood(report, args, f"bandit k={args.arms}, n={n}, arm means from U[0,1]")
+
+
+def _analyse_ood_mdp(args: argparse.Namespace) -> int:
+    from rl2_course.analysis import ood
+
+    n = args.episodes
+    report = ood.mdp_ood(n, ood.mdp_conditions(n, args.horizons, args.lengths),
+                         trials=args.trials, seed=args.seed,
+                         agents=args.agents or ood.MDP_OOD_AGENTS, checkpoint=args.checkpoint)
+    return _print_ood(report, args, f"random MDPs, n={n} episodes of 10 steps")
+
+
+def _print_ood(report, args: argparse.Namespace, what: str) -> int:
+    _print_result(report, args.json,
                   f"out of distribution: RL² trained on {what}; {args.trials} trials per "
                   f"condition, seed {args.seed} (every agent meets the same tasks); mean total "
                   f"reward ± stderr")

@@ -100,11 +100,11 @@ def make_bandit_agent(name: str, arms: int, episodes: int, *,
 
 def _load_rl2(arms: int, episodes: int, checkpoint: Path | None) -> Policy:
     """The RL² agent of a checkpoint, refusing one trained on another (k, n)."""
-    from rl2_course.agents.checkpoint import bandit_env_spec
+    from rl2_course.envs.bandit import task_spec
     from rl2_course.settings import pretrained_checkpoint
 
     return load_rl2_agent(checkpoint, pretrained_checkpoint(arms, episodes),
-                          bandit_env_spec(arms, episodes),
+                          task_spec(arms, episodes),
                           f"bandit k={arms}, n={episodes}",
                           f"train bandit --arms {arms} --episodes {episodes}")
 

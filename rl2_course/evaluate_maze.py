@@ -31,8 +31,8 @@ from rl2_course.errors import UsageError
 from rl2_course.evaluate import evaluate_policies, load_rl2_agent, resolve_agents
 from rl2_course.policy import Policy, UniformRandomPolicy
 from rl2_course.rollout import TrialRecord
-from rl2_course.settings import MAZE_EPISODES, MAZE_SETTINGS, WALL_SCHEMES, MazeSetting, maze_setting
-from rl2_course.train import fixed_torch_threads
+from rl2_course.envs.maze import MAZE_EPISODES, MAZE_SIZES, WALL_SCHEMES, MazeSize, maze_size, task_spec
+from rl2_course.threads import fixed_torch_threads
 
 #: trials stepped together: one Doom process each (about 8 reach the machine's full speed)
 CHUNK_TRIALS = 8
@@ -40,16 +40,16 @@ CHUNK_TRIALS = 8
 MAZE_AGENTS = ("random", "rl2", "rl2-forgetful")
 
 
-def check_maze_setting(size: str, trials: int | None = None, walls: str | None = None) -> MazeSetting:
+def check_maze_setting(size: str, trials: int | None = None, walls: str | None = None) -> MazeSize:
     """The setting of ``size``, or a one-line `UsageError` for a bad size, trial count or wall
     scheme."""
-    if size not in MAZE_SETTINGS:
-        raise UsageError(f"unknown maze size {size!r}; choose from {', '.join(MAZE_SETTINGS)}")
+    if size not in MAZE_SIZES:
+        raise UsageError(f"unknown maze size {size!r}; choose from {', '.join(MAZE_SIZES)}")
     if walls is not None and walls not in WALL_SCHEMES:
         raise UsageError(f"unknown wall scheme {walls!r}; choose from {', '.join(WALL_SCHEMES)}")
     if trials is not None and trials < 1:
         raise UsageError(f"--trials must be at least 1, got {trials}")
-    return maze_setting(size)
+    return maze_size(size)
 
 
 def make_maze_agent(name: str, size: str, *, checkpoint: str | Path | None = None,
@@ -59,15 +59,14 @@ def make_maze_agent(name: str, size: str, *, checkpoint: str | Path | None = Non
     ``rl2``'s dice, so its episode 1 is ``rl2``'s move for move),
     for mazes with wall scheme ``walls`` (None: the size's own); an RL² checkpoint trained
     under another scheme is refused."""
-    from rl2_course.agents.checkpoint import maze_env_spec
     from rl2_course.settings import pretrained_maze_checkpoint
 
     if name == "random":
         return UniformRandomPolicy(3)
     if name in ("rl2", "rl2-forgetful"):
-        walls = maze_setting(size).walls if walls is None else walls
+        walls = maze_size(size).walls if walls is None else walls
         return load_rl2_agent(checkpoint, pretrained_maze_checkpoint(size),
-                              maze_env_spec(size, MAZE_EPISODES, walls), f"maze {size}",
+                              task_spec(size, MAZE_EPISODES, walls), f"maze {size}",
                               f"train maze --size {size}", name=name, dice="rl2",
                               forget_between_episodes=name == "rl2-forgetful")
     raise UsageError(f"unknown agent {name!r}; known maze agents: {', '.join(MAZE_AGENTS)}")
@@ -165,7 +164,7 @@ def evaluate_maze(size: str, agents: Sequence[str | Policy], trials: int, seed: 
                   chunk_trials: int = CHUNK_TRIALS, walls: str | None = None) -> MazeEvaluation:
     """Run every agent on the same ``trials`` random mazes of ``size``; Table 3's metrics.
 
-    ``walls`` is the wall scheme (None: the size's own, `settings.MAZE_SETTINGS`); the mazes,
+    ``walls`` is the wall scheme (None: the size's own, `envs.maze.MAZE_SIZES`); the mazes,
     targets and starts of a seed are the same under every scheme.
     ``agents`` holds CLI names or ready `Policy` objects. One batch of ``chunk_trials`` Doom
     processes is started (and one more for a smaller last chunk) and reused for every chunk

@@ -52,11 +52,11 @@ def make_mdp_agent(name: str, episodes: int, *, checkpoint: str | Path | None = 
 
 
 def _load_rl2(episodes: int, checkpoint: str | Path | None) -> Policy:
-    from rl2_course.agents.checkpoint import mdp_env_spec
+    from rl2_course.envs.mdp import task_spec
     from rl2_course.settings import pretrained_mdp_checkpoint
 
     return load_rl2_agent(checkpoint, pretrained_mdp_checkpoint(episodes),
-                          mdp_env_spec(episodes, STATES, ACTIONS, HORIZON),
+                          task_spec(episodes, STATES, ACTIONS, HORIZON),
                           f"mdp n={episodes}", f"train mdp --episodes {episodes}")
 
 

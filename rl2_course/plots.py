@@ -148,14 +148,14 @@ def plot_learning_curve(log, references: Mapping[str, float] | None = None, ax=N
                         title: str | None = None, show_entropy: bool = False):
     """Mean trial return of every PPO update in a training log, with horizontal reference lines.
 
-    ``log`` is the dict of columns `rl2_course.train.read_log` returns, or the path of a
+    ``log`` is the dict of columns `rl2_course.runs.read_log` returns, or the path of a
     ``log.csv``. ``references`` maps a label to a value drawn as a horizontal line (an agent's
     name from `AGENT_COLORS`, e.g. ``{"bayes-optimal": 6.66, "random": 5.0}``, gets that agent's
     colour). With ``show_entropy`` the policy's mean entropy is drawn on a second y axis.
     Returns the axes of the return curve.
     """
     if not isinstance(log, Mapping):
-        from rl2_course.train import read_log
+        from rl2_course.runs import read_log
 
         log = read_log(log)
     updates = np.asarray(log["update"])

@@ -17,7 +17,6 @@ for the random agent and RL², beside the paper's RL² in columns of their own.
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +27,7 @@ from rl2_course import paper
 from rl2_course.errors import UsageError, writable_directory
 from rl2_course.evaluate import Evaluation, evaluate_bandit, make_bandit_agent
 from rl2_course.evaluate_maze import MazeEvaluation, MazeMetrics, evaluate_maze, make_maze_agent
+from rl2_course.files import atomic_write_text
 from rl2_course.settings import MAZE_SETTINGS
 
 #: the paper's grid, in its row order (n, k)
@@ -287,10 +287,8 @@ def write_outputs(out_dir: Path, name: str, markdown: str, data: dict) -> list[P
     paths = []
     for suffix, text in ((".md", markdown + "\n"), (".json", json.dumps(data, indent=2) + "\n")):
         path = out_dir / f"{name}{suffix}"
-        tmp = path.with_name(path.name + ".tmp")
         try:
-            tmp.write_text(text)
-            os.replace(tmp, path)
+            atomic_write_text(path, text)
         except OSError as err:
             raise UsageError(f"cannot write {path}: {err.strerror}") from None
         paths.append(path)

@@ -1,4 +1,5 @@
-"""Per-setting defaults: ONE table read by the trainer, the evaluator, reproduce and the loader.
+"""Per-setting training defaults: ONE table read by the trainer, the evaluator, reproduce and
+the loader (`rl2_course.families` says which function serves which task family).
 
 Every bandit setting of the paper's Table 1 (k ∈ {5, 10, 50} arms × n ∈ {10, 100, 500} pulls)
 has a row: the RL² training hyperparameters the course found to work on a laptop CPU, and the
@@ -31,6 +32,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import rl2_course
+from rl2_course.envs.maze import (AUX_TASKS as MAZE_AUX_TASKS, MAZE_EPISODES, MAZE_SIZES as MAZE_SETTINGS,
+                                  WALL_SCHEMES, MazeSize as MazeSetting, maze_size as maze_setting)
+from rl2_course.envs.mdp import MDP_ACTIONS, MDP_HORIZON, MDP_STATES
 
 #: environment variable that moves the assets directory (pretrained checkpoints, figures)
 ASSETS_ENV_VAR = "RL2_COURSE_ASSETS"
@@ -45,11 +49,12 @@ def assets_dir() -> Path:
 
 
 @dataclass(frozen=True)
-class BanditSetting:
-    """RL² training defaults for one bandit setting (k arms, n pulls per trial)."""
+class TrainingSetting:
+    """RL² training defaults for one setting of a task family: a bandit's (k arms, n pulls), an
+    MDP's n episodes (5 actions), a maze size (3 actions, 2 episodes)."""
 
-    arms: int
-    episodes: int
+    actions: int               # actions per step (a bandit's k arms)
+    episodes: int              # n, episodes per trial
     hidden_size: int           # GRU units
     trials_per_update: int     # B: trials rolled out per PPO update
     learning_rate: float       # Adam step size (annealed linearly to lr_final_fraction × lr)
@@ -65,8 +70,8 @@ class BanditSetting:
 
     @property
     def checkpoint(self) -> Path:
-        """Where the pretrained checkpoint of this setting lives (it may not exist yet)."""
-        return pretrained_checkpoint(self.arms, self.episodes)
+        """Where the pretrained *bandit* checkpoint of this setting lives (it may not exist yet)."""
+        return pretrained_checkpoint(self.actions, self.episodes)
 
 
 def pretrained_checkpoint(arms: int, episodes: int) -> Path:
@@ -97,17 +102,17 @@ _TABLE = [
 
 
 def _row(k: int, n: int, hidden: int, trials: int, lr: float, gamma: float, lam: float,
-         updates: int, bptt: int | None, reward_scale: float) -> BanditSetting:
-    return BanditSetting(k, n, hidden, trials, lr, gamma, lam, ENTROPY_COEF, ENTROPY_COEF_FINAL,
+         updates: int, bptt: int | None, reward_scale: float) -> TrainingSetting:
+    return TrainingSetting(k, n, hidden, trials, lr, gamma, lam, ENTROPY_COEF, ENTROPY_COEF_FINAL,
                          PPO_EPOCHS, MINIBATCHES, updates, bptt, reward_scale)
 
 
 #: (arms, episodes) -> defaults for the paper's nine bandit settings
-BANDIT_SETTINGS: dict[tuple[int, int], BanditSetting] = {
+BANDIT_SETTINGS: dict[tuple[int, int], TrainingSetting] = {
     (row[0], row[1]): _row(*row) for row in _TABLE}
 
 
-def _derived(arms: int, episodes: int) -> BanditSetting:
+def _derived(arms: int, episodes: int) -> TrainingSetting:
     """Defaults for a setting outside the table, by the rules the table follows."""
     n = int(episodes)
     gamma = 1.0 if n <= 10 else 0.99
@@ -126,25 +131,23 @@ def _derived(arms: int, episodes: int) -> BanditSetting:
     )
 
 
-def bandit_setting(arms: int, episodes: int) -> BanditSetting:
+def bandit_setting(arms: int, episodes: int) -> TrainingSetting:
     """Defaults for k = ``arms``, n = ``episodes``: the table's row, or derived from k and n."""
     key = (int(arms), int(episodes))
     return BANDIT_SETTINGS.get(key) or _derived(*key)
 
 
-# -- tabular MDPs (Table 2) -------------------------------------------------------------------
-#: the paper's MDPs: 10 states, 5 actions, episodes of 10 steps
-MDP_STATES, MDP_ACTIONS, MDP_HORIZON = 10, 5, 10
+# -- tabular MDPs (Table 2): the paper's 10 states, 5 actions, episodes of 10 steps (envs.mdp) --
 
 
 def pretrained_mdp_checkpoint(episodes: int) -> Path:
     return assets_dir() / "checkpoints" / f"mdp-n{int(episodes)}.pt"
 
 
-def mdp_setting(episodes: int) -> BanditSetting:
+def mdp_setting(episodes: int) -> TrainingSetting:
     """RL² training defaults for the paper's random MDPs with n = ``episodes`` episodes per trial.
 
-    The same fields as a bandit row, with ``arms`` = the MDP's 5 actions. A trial is 10·n steps,
+    The same fields as a bandit row, with the MDP's 5 actions. A trial is 10·n steps,
     so the rules are those of a bandit trial of that length: about 32k steps per update, γ = 0.99
     (rewards arrive every step, and a policy that plans ~100 steps ahead covers ten episodes),
     whole-trial backprop up to 100 steps and 50-step truncated BPTT beyond, and rewards scaled
@@ -156,56 +159,11 @@ def mdp_setting(episodes: int) -> BanditSetting:
                 updates=500, bptt=None if steps <= 100 else 50, reward_scale=0.1)
 
 
-# -- the visual maze (Table 3) -----------------------------------------------------------------
-#: episodes per trial in the paper's maze experiment
-MAZE_EPISODES = 2
-#: the mazes' wall schemes (`envs.maze.wall_texture`): one texture everywhere, or one per quadrant
-WALL_SCHEMES = ("uniform", "districts")
-#: the maze's auxiliary tasks (`TrainConfig.aux_task`, `envs.maze.MazeTasks.auxiliary_targets`)
-#: and the numbers each asks the GRU state to predict: "target" where the target lies from the
-#: agent; "map" that, and where in the maze the agent stands, faces and the target lies
-MAZE_AUX_TASKS = {"target": 2, "map": 8}
+# -- the visual maze (Table 3): sizes, time limits and wall schemes are the env's (envs.maze) --
 
-
-@dataclass(frozen=True)
-class MazeSetting:
-    """One maze size of Table 3: cells per side, the time limit of an episode (decisions) and
-    the wall scheme (`envs.maze.WALL_SCHEMES`) its pretrained agent was trained with."""
-
-    size: str
-    cells: int
-    time_limit: int
-    walls: str = "uniform"
-
-    @property
-    def checkpoint(self) -> Path:
-        return pretrained_maze_checkpoint(self.size)
-
-
-#: the paper's two sizes. The paper gives no time limit; ours leave room for exploring the whole
-#: maze: a scripted explorer that *knows the layout* (depth-first search with perfect control,
-#: `envs.maze_explorer`; `benchmarks/maze_oracle.py`) needs up to 355 decisions
-#: for episode 1 in 128 small mazes and up to 1,222 in 64 large ones (90th percentiles 276 and
-#: 794), and each limit is the next multiple of 500 above that maximum. (The course's first
-#: limits, 250 and 500, cut off 16 % and 38 % of even that explorer's episode 1s.) One of our
-#: decisions covers less ground than one of the paper's: the paper's RL² took 52 and 180
-#: decisions in episode 1 on average, the explorer 137 and 416 here.
-MAZE_SETTINGS: dict[str, MazeSetting] = {
-    "small": MazeSetting("small", 5, 500, walls="districts"),
-    "large": MazeSetting("large", 9, 1500),
-}
-
-
-def maze_setting(size: str) -> MazeSetting:
-    """The setting of maze ``size`` ("small" or "large"); anything else is a `ValueError`."""
-    if size not in MAZE_SETTINGS:
-        raise ValueError(f"unknown maze size {size!r}; known: {', '.join(MAZE_SETTINGS)}")
-    return MAZE_SETTINGS[size]
-
-
-def maze_training_setting(size: str) -> BanditSetting:
-    """RL² training defaults for the maze of ``size`` (the same fields as a bandit row, with
-    ``arms`` = the maze's 3 actions and ``episodes`` = 2).
+def maze_training_setting(size: str) -> TrainingSetting:
+    """RL² training defaults for the maze of ``size`` (the same fields as a bandit row, with the
+    maze's 3 actions and ``episodes`` = 2).
 
     A trial is up to 2 × the time limit decisions, and each decision costs a Doom render, so an
     update uses few trials (16, one Doom process each), 50-step truncated BPTT, γ = 0.99
@@ -221,7 +179,7 @@ def pretrained_maze_checkpoint(size: str) -> Path:
     return assets_dir() / "checkpoints" / f"maze-{size}.pt"
 
 
-__all__ = ["ASSETS_ENV_VAR", "BANDIT_SETTINGS", "BanditSetting", "MDP_ACTIONS", "MDP_HORIZON",
+__all__ = ["ASSETS_ENV_VAR", "BANDIT_SETTINGS", "TrainingSetting", "MDP_ACTIONS", "MDP_HORIZON",
            "MDP_STATES", "assets_dir", "bandit_setting", "mdp_setting", "pretrained_checkpoint",
            "pretrained_mdp_checkpoint"]
 __all__ += ["MAZE_AUX_TASKS", "MAZE_EPISODES", "MAZE_SETTINGS", "WALL_SCHEMES", "MazeSetting", "maze_setting", "maze_training_setting",

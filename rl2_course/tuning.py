@@ -13,10 +13,11 @@ from. Use a tuning seed that the reported evaluations do not use (the course tun
 from __future__ import annotations
 
 import json
-import os
 import sys
 from importlib import resources
 from pathlib import Path
+
+from rl2_course.files import atomic_write_text
 
 #: parameter grids: the RL² paper's grids (ε, c ∈ {0, 0.1, …, 1}; N ∈ {1, …, 20}), with finer
 #: steps where the winners turned out to be and the far ends that never win dropped
@@ -93,10 +94,7 @@ def _merge_setting(path: Path, key: str, tuned: dict[str, dict], command: str) -
     table["settings"][key] = {**{agent: t["best"] for agent, t in tuned.items()}, "command": command}
     table["settings"] = dict(sorted(table["settings"].items(),
                                     key=lambda kv: tuple(int(p.split("=")[1]) for p in kv[0].split(","))))
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(table, indent=2) + "\n")
-    os.replace(tmp, path)
-    return path
+    return atomic_write_text(path, json.dumps(table, indent=2) + "\n")
 
 
 def command_line() -> str:

@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from rl2_course.agents import (RecurrentActorCritic, RL2Agent, bandit_env_spec, load_checkpoint,
+from rl2_course.agents import (RecurrentActorCritic, RL2Agent, load_checkpoint,
                                save_checkpoint)
 from rl2_course.agents.rl2_agent import RL2State
 from rl2_course.envs import make_bandit_trials
+from rl2_course.envs.bandit import task_spec as bandit_env_spec
 from rl2_course.errors import UsageError
 from rl2_course.evaluate import evaluate_bandit, make_bandit_agent
 from rl2_course.policy import Policy

@@ -67,7 +67,7 @@ def test_unknown_command_and_env_exit_2():
 def test_comma_list_types_parse_or_say_what_they_expected():
     import argparse
 
-    from rl2_course.cli import int_list, int_or_none_list, name_list
+    from rl2_course.argtypes import int_list, int_or_none_list, name_list
 
     assert int_list("1, 4,8") == [1, 4, 8] and int_or_none_list("50,none") == [50, None]
     assert name_list("small", "large")("large,small") == ["large", "small"]

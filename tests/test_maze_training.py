@@ -59,9 +59,10 @@ def test_a_training_time_limit_reaches_the_doom_env_and_only_a_maze_takes_one():
             assert env.task_env.time_limit == limit
         finally:
             env.task_env.close()
-    for bad in [TrainConfig.for_maze("small", time_limit=0), TrainConfig.for_bandit(5, 10, time_limit=50)]:
-        with pytest.raises(UsageError, match="time_limit"):
-            bad.validate()
+    with pytest.raises(UsageError, match="time_limit"):
+        TrainConfig.for_maze("small", time_limit=0).validate()
+    with pytest.raises(UsageError, match="time_limit: not a setting of bandit runs"):
+        TrainConfig.for_bandit(5, 10, time_limit=50)
 
 
 def test_the_wall_scheme_reaches_the_doom_env_and_the_checkpoint_spec(tmp_path):
@@ -80,11 +81,12 @@ def test_the_wall_scheme_reaches_the_doom_env_and_the_checkpoint_spec(tmp_path):
     finally:
         env.task_env.close()
     # the size's own scheme by default, and an older checkpoint's spec (no "walls") is uniform
-    assert TrainConfig.for_maze("small").maze_walls == maze_setting("small").walls
+    assert TrainConfig.for_maze("small").env_spec().get("walls", "uniform") == maze_setting("small").walls
     assert "walls" not in TrainConfig.for_maze("small", walls="uniform").env_spec()
-    for bad in [TrainConfig.for_maze("small", walls="stripes"), TrainConfig.for_bandit(5, 10, walls="districts")]:
-        with pytest.raises(UsageError, match="wall scheme"):
-            bad.validate()
+    with pytest.raises(UsageError, match="wall scheme"):
+        TrainConfig.for_maze("small", walls="stripes").validate()
+    with pytest.raises(UsageError, match="walls: not a setting of bandit runs"):
+        TrainConfig.for_bandit(5, 10, walls="districts")
     # a checkpoint trained on district walls is refused for uniform ones, in words
     train(TrainConfig.for_maze("small", walls="districts", updates=1, trials_per_update=2,
                                time_limit=3, bptt_length=4), tmp_path, progress=False)
@@ -98,54 +100,57 @@ def test_a_map_head_records_the_mazes_map_targets_for_each_step():
     for the state x_t shows (target offset, own place and heading, the target's place)."""
     import numpy as np
 
-    from rl2_course.train import _fresh_state, collect_trials
+    from rl2_course.train import fresh_state, collect_trials
 
     config = TrainConfig.for_maze("small", trials_per_update=2, hidden_size=16, time_limit=5,
                                   aux_coef=0.5, aux_task="map")
-    state = _fresh_state(config)
+    state = fresh_state(config)
     env = config.make_env()
     try:
-        batch = collect_trials(state.model, env, 3, state.sampler, aux_task=config.aux_task)
+        batch = collect_trials(state.model, env, 3, state.sampler, signals=config.make_signals())
         env.reset(seed=3)                  # the same tasks and starts as the trials began with
         at_reset = env.task_env.auxiliary_targets("map")
     finally:
         env.task_env.close()
-    assert batch.aux_targets.shape == (batch.actions.shape[0], 2, 8)
-    assert np.allclose(batch.aux_targets[0].numpy(), at_reset)
+    aux_targets = batch.signal_data[0]["targets"]
+    assert aux_targets.shape == (batch.actions.shape[0], 2, 8)
+    assert np.allclose(aux_targets[0].numpy(), at_reset)
     for b in range(2):                     # the target stays where it is for the whole trial
-        target_place = batch.aux_targets[:, b, 6:][batch.valid[:, b] > 0]
+        target_place = aux_targets[:, b, 6:][batch.valid[:, b] > 0]
         assert torch.allclose(target_place, target_place[:1].expand_as(target_place))
 
 
 @pytest.mark.slow
 def test_reward_shaping_is_the_cells_episode_2_came_closer():
-    """``shaping_coef``: F_t = γ Φ(s_{t+1}) − Φ(s_t) with Φ = −coef × cells to the target,
+    """The shaping signal (``shaping_coef``): F_t = γ Φ(s_{t+1}) − Φ(s_t) with Φ = −coef × cells to the target,
     nothing in episode 1; with γ = 1 episode 2's shaping sums to coef × (cells at its start −
     cells at its end), whatever the path."""
     import numpy as np
 
     from rl2_course.envs.maze_generator import cell_distances
     from rl2_course.envs.trial import TrialInputLayout
-    from rl2_course.train import _fresh_state, collect_trials
+    from rl2_course.signals import RewardShaping
+    from rl2_course.train import fresh_state, collect_trials
 
     config = TrainConfig.for_maze("small", trials_per_update=3, hidden_size=16, time_limit=12)
-    state = _fresh_state(config)
+    state = fresh_state(config)
     env = config.make_env()
     try:
-        batch = collect_trials(state.model, env, 4, state.sampler, shaping_coef=0.1, gamma=1.0)
+        batch = collect_trials(state.model, env, 4, state.sampler, signals=[RewardShaping(0.1, gamma=1.0)])
+        shaping = batch.signal_data[0]["shaping"]
         tasks = env.task_env
         start_cells = [cell_distances(m, tuple(t))[tuple(s)]
                        for m, t, s in zip(tasks.mazes, tasks.targets, tasks.starts)]
         end_cells = tasks.cells_to_target()
     finally:
         env.task_env.close()
-    assert batch.shaping.shape == batch.rewards.shape
-    episode = torch.cumsum(torch.from_numpy(TrialInputLayout(config.observation_size, 3)
+    assert shaping.shape == batch.rewards.shape
+    episode = torch.cumsum(torch.from_numpy(TrialInputLayout(3 * 30 * 40, 3)
                                             .split(batch.x.numpy()).prev_done), 0)
-    assert (batch.shaping[episode == 0] == 0).all()
-    assert set(np.round(batch.shaping.numpy() / 0.1).astype(int).ravel()) <= {-1, 0, 1}
-    assert np.allclose(batch.shaping.sum(0).numpy(), 0.1 * (np.array(start_cells) - end_cells), atol=1e-6)
-    assert (batch.shaping != 0).any()          # the agents did walk between cells
+    assert (shaping[episode == 0] == 0).all()
+    assert set(np.round(shaping.numpy() / 0.1).astype(int).ravel()) <= {-1, 0, 1}
+    assert np.allclose(shaping.sum(0).numpy(), 0.1 * (np.array(start_cells) - end_cells), atol=1e-6)
+    assert (shaping != 0).any()          # the agents did walk between cells
     # the rewards themselves are the environment's own
     paid = np.array([0.0, -0.01, -0.011, 0.99])
     assert (np.abs(batch.rewards.numpy()[..., None] - paid).min(-1) < 1e-6).all()
@@ -153,25 +158,27 @@ def test_reward_shaping_is_the_cells_episode_2_came_closer():
 
 @pytest.mark.slow
 def test_the_teacher_is_recorded_only_after_episode_1_found_the_target():
-    """``teacher=True``: the maze's teacher actions at every step, and a mask that holds the
+    """The teacher signal: the maze's teacher actions at every step, and a mask that holds the
     steps of episode 2 in the trials whose episode 1 reached the target, and nothing else."""
     from rl2_course.envs import TrialEnv
     from rl2_course.envs.maze import MazeTasks
     from rl2_course.envs.trial import TrialInputLayout
-    from rl2_course.train import _fresh_state, collect_trials
+    from rl2_course.signals import Teacher
+    from rl2_course.train import fresh_state, collect_trials
 
     config = TrainConfig.for_maze("small", trials_per_update=6, hidden_size=16)
-    state = _fresh_state(config)
+    state = fresh_state(config)
     env = TrialEnv(MazeTasks(6, 1, 3, time_limit=25), 2)    # short corridors: often found
     try:
-        batch = collect_trials(state.model, env, 1, state.sampler, teacher=True)
+        batch = collect_trials(state.model, env, 1, state.sampler, signals=[Teacher(0.1, None)])
     finally:
         env.task_env.close()
-    assert batch.teacher_actions.shape == batch.actions.shape == batch.teacher_mask.shape
-    assert set(batch.teacher_actions.unique().tolist()) <= {0, 1, 2}
-    episode = torch.cumsum(torch.from_numpy(TrialInputLayout(config.observation_size, 3)
+    teacher_actions, teacher_mask = batch.signal_data[0]["actions"], batch.signal_data[0]["mask"]
+    assert teacher_actions.shape == batch.actions.shape == teacher_mask.shape
+    assert set(teacher_actions.unique().tolist()) <= {0, 1, 2}
+    episode = torch.cumsum(torch.from_numpy(TrialInputLayout(3 * 30 * 40, 3)
                                             .split(batch.x.numpy()).prev_done), 0)
     found_in_1 = ((batch.rewards > 0.5) & (episode == 0)).any(0)            # (B,)
     expected = (episode >= 1) & found_in_1[None, :] & (batch.valid > 0)
-    assert torch.equal(batch.teacher_mask > 0, expected)
+    assert torch.equal(teacher_mask > 0, expected)
     assert found_in_1.any() and not found_in_1.all()     # both kinds of trial were drawn

@@ -20,7 +20,8 @@ import pytest
 import torch
 
 from rl2_course.agents import load_checkpoint
-from rl2_course.agents.checkpoint import bandit_env_spec, save_checkpoint
+from rl2_course.agents.checkpoint import save_checkpoint
+from rl2_course.envs.bandit import task_spec as bandit_env_spec
 from rl2_course.train import TrainConfig, read_log, train
 
 TINY = dict(trials_per_update=16, hidden_size=8, ppo_epochs=2, minibatches=2, schedule_updates=6)

@@ -14,7 +14,7 @@ from rl2_course.agents import load_checkpoint
 from rl2_course.errors import UsageError
 from rl2_course.settings import BANDIT_SETTINGS, bandit_setting, pretrained_checkpoint
 from rl2_course.envs.trial import TrialInputLayout
-from rl2_course.train import (LOG_COLUMNS, TrainConfig, TrialBatch, _fresh_state, compute_gae,
+from rl2_course.train import (LOG_COLUMNS, TrainConfig, TrialBatch, compute_gae, fresh_state,
                               ppo_update, read_log, train)
 
 
@@ -126,7 +126,7 @@ def test_bad_runs_are_refused(tmp_path):
 def test_settings_table_covers_the_paper_and_derives_the_rest(monkeypatch, tmp_path):
     assert {(k, n) for k in (5, 10, 50) for n in (10, 100, 500)} <= set(BANDIT_SETTINGS)
     other = bandit_setting(7, 30)
-    assert other.arms == 7 and other.episodes == 30 and other.trials_per_update >= 1
+    assert other.actions == 7 and other.episodes == 30 and other.trials_per_update >= 1
     assert pretrained_checkpoint(5, 10).name == "bandit-k5-n10.pt"
     monkeypatch.setenv("RL2_COURSE_ASSETS", str(tmp_path))
     assert bandit_setting(5, 10).checkpoint == tmp_path / "checkpoints" / "bandit-k5-n10.pt"
@@ -271,13 +271,13 @@ def _uneven_trials(config: TrainConfig, lengths: list[int], steps: int, padding_
     gen = torch.Generator().manual_seed(0)
     batch = len(lengths)
     valid = (torch.arange(steps)[:, None] < torch.tensor(lengths)[None, :]).float()
-    inputs = TrialInputLayout(config.observation_size, config.arms).size
+    inputs = TrialInputLayout(1, config.task["arms"]).size
     x = torch.rand(steps, batch, inputs, generator=gen)
     x = torch.where(valid[..., None] > 0, x, torch.full_like(x, padding_value))
     dones = torch.zeros(steps, batch)
     dones[torch.tensor(lengths) - 1, torch.arange(batch)] = 1.0
     segments = -(-steps // (config.bptt_length or steps))
-    return TrialBatch(x=x, actions=torch.randint(0, config.arms, (steps, batch), generator=gen),
+    return TrialBatch(x=x, actions=torch.randint(0, config.task["arms"], (steps, batch), generator=gen),
                       logprobs=torch.full((steps, batch), -1.1),
                       values=torch.rand(steps, batch, generator=gen) * valid,
                       rewards=torch.rand(steps, batch, generator=gen) * valid, dones=dones,
@@ -292,7 +292,7 @@ def test_steps_after_a_trial_ended_neither_reach_the_network_nor_change_the_upda
     lengths, steps = [3, 17, 9, 5], 17          # with bptt=4: 5 segments, 8 of 20 wholly padding
     updated = []
     for padding_value in (0.0, 7.0):
-        state = _fresh_state(config)
+        state = fresh_state(config)
         seen_columns = []
         forward = state.model.hidden_sequence
 
@@ -309,160 +309,3 @@ def test_steps_after_a_trial_ended_neither_reach_the_network_nor_change_the_upda
     # what lies in a finished row's steps (the env leaves it alone) must not matter
     for k in updated[0]:
         assert torch.allclose(updated[0][k], updated[1][k], atol=1e-6), k
-
-
-def test_the_auxiliary_head_learns_its_targets_on_the_trials_own_steps_only():
-    """``aux_coef``: a supervised loss on an extra head beside PPO (the maze uses it for
-    the target offset). It must fit its targets and, like PPO, ignore a finished row's steps."""
-    config = dataclasses.replace(tiny(bptt_length=4), aux_coef=1.0)
-    lengths, steps = [3, 17, 9, 5], 17
-    updated = []
-    for padding_value in (0.0, 7.0):
-        state = _fresh_state(config)
-        assert state.model.aux_size == 2 and "aux_size" in state.model.spec()
-        batch = _uneven_trials(config, lengths, steps, padding_value)
-        # a target the GRU can read off its input: the first two numbers of x_t
-        batch.aux_targets = torch.where(batch.valid[..., None] > 0, batch.x[..., :2],
-                                        torch.full((steps, len(lengths), 2), padding_value))
-        rng = np.random.default_rng(0)
-        losses = [ppo_update(state.model, state.optimizer, batch, config, 0.01, rng)["aux_loss"]
-                  for _ in range(30)]
-        assert losses[-1] < 0.5 * losses[0]
-        updated.append(params(state.model))
-    for k in updated[0]:
-        assert torch.allclose(updated[0][k], updated[1][k], atol=1e-6), k
-    # plain RL² has no such head, no such statistic and no such column in its log
-    plain = _fresh_state(tiny())
-    assert plain.model.aux_head is None and "aux_size" not in plain.model.spec()
-    assert "aux_loss" not in ppo_update(plain.model, plain.optimizer, _uneven_trials(tiny(), lengths, steps, 0.0),
-                                        tiny(), 0.01, np.random.default_rng(0))
-    assert tiny().log_columns == LOG_COLUMNS and config.log_columns == LOG_COLUMNS + ("aux_loss",)
-
-
-def test_aux_coef_is_for_mazes_and_a_warm_start_adds_or_drops_the_aux_head(tmp_path):
-    with pytest.raises(UsageError, match="aux_coef"):
-        train(tiny(updates=1, aux_coef=0.5), tmp_path / "bandit", progress=False)
-    with pytest.raises(UsageError, match="aux_coef"):
-        TrainConfig.for_maze("small", aux_coef=-1.0).validate()
-    plain = train(tiny(updates=1), tmp_path / "plain", progress=False)
-    with_aux = _fresh_state(dataclasses.replace(tiny(init_from=str(plain.checkpoint_path)), aux_coef=0.5))
-    for k, v in params(plain.model).items():        # every shared weight arrives; the head is new
-        assert torch.equal(with_aux.model.state_dict()[k], v), k
-    from rl2_course.agents.checkpoint import save_checkpoint
-
-    aux_config = dataclasses.replace(tiny(), aux_coef=0.5)
-    save_checkpoint(tmp_path / "aux.pt", with_aux.model, aux_config, aux_config.env_spec(), {})
-    dropped = _fresh_state(tiny(init_from=str(tmp_path / "aux.pt")))    # and back again
-    assert dropped.model.aux_head is None
-    assert_same_params(params(dropped.model), params(plain.model))
-    model, _ = load_checkpoint(tmp_path / "aux.pt")     # an agent with the head loads and acts
-    assert model.aux_size == 2
-    # a head of another task (the "map" task's 8 numbers) starts fresh beside the shared weights
-    mapping = _fresh_state(dataclasses.replace(tiny(init_from=str(tmp_path / "aux.pt")), aux_coef=0.5,
-                                               aux_task="map"))
-    assert mapping.model.aux_size == 8
-    assert_same_params({k: v for k, v in params(mapping.model).items() if not k.startswith("aux_head.")},
-                       params(plain.model))
-
-
-def test_aux_task_names_one_of_the_mazes_auxiliary_tasks():
-    from rl2_course.train import parse_overrides
-
-    assert TrainConfig.for_maze("small", aux_coef=0.5).aux_size == 2
-    assert TrainConfig.for_maze("small", aux_coef=0.5, aux_task="map").aux_size == 8
-    assert TrainConfig.for_maze("small", aux_task="map").aux_size == 0       # no loss, no head
-    with pytest.raises(UsageError, match="aux_task must be one of target, map"):
-        TrainConfig.for_maze("small", aux_coef=0.5, aux_task="compass").validate()
-    assert parse_overrides(["aux_task=map"]) == {"aux_task": "map"}
-
-
-def test_reward_shaping_reaches_the_learner_only_and_only_mazes_take_it():
-    """``shaping_coef``: the maze's shaping F_t is added to the rewards PPO learns from (the
-    same update as if the env had paid r_t + F_t); a batch without it is plain RL²."""
-    from rl2_course.train import parse_overrides
-
-    config = tiny(bptt_length=4)
-    lengths, steps = [3, 17, 9, 5], 17
-    batch = _uneven_trials(config, lengths, steps, 0.0)
-    steps_closer = torch.randint(-1, 2, batch.rewards.shape, generator=torch.Generator().manual_seed(0))
-    shaping = 0.1 * steps_closer.float() * batch.valid
-    shaped = dataclasses.replace(batch, shaping=shaping)
-    paid = dataclasses.replace(batch, rewards=batch.rewards + shaping)
-    results = []
-    for b in (shaped, paid, batch):
-        state = _fresh_state(config)
-        ppo_update(state.model, state.optimizer, b, config, 0.01, np.random.default_rng(0))
-        results.append(params(state.model))
-    assert_same_params(results[0], results[1])
-    assert any(not torch.allclose(results[0][k], results[2][k]) for k in results[0])
-    with pytest.raises(UsageError, match="shaping_coef"):
-        tiny(shaping_coef=0.1).validate()
-    with pytest.raises(UsageError, match="shaping_coef"):
-        TrainConfig.for_maze("small", shaping_coef=-0.1).validate()
-    assert parse_overrides(["shaping_coef=0.1"]) == {"shaping_coef": 0.1}
-    assert TrainConfig.for_maze("small", shaping_coef=0.1).log_columns == LOG_COLUMNS + ("shaping",)
-
-
-def test_teacher_loss_pulls_the_policy_towards_the_teachers_actions_where_its_mask_says():
-    """``teacher_coef``: −log π(a*_t) on the masked steps joins PPO's loss. A mask of zeros
-    changes nothing; a mask of ones makes the teacher's actions likelier than PPO alone does."""
-    from rl2_course.train import parse_overrides
-
-    config = tiny(bptt_length=4)
-    lengths, steps = [3, 17, 9, 5], 17
-    batch = _uneven_trials(config, lengths, steps, 0.0)
-    teacher = torch.full_like(batch.actions, 2)     # a teacher who always pulls arm 2
-    unmasked = dataclasses.replace(batch, teacher_actions=teacher, teacher_mask=torch.zeros_like(batch.valid))
-    taught = dataclasses.replace(unmasked, teacher_mask=batch.valid.clone())
-    results, agreement = [], []
-    for b, coef in ((batch, 0.0), (unmasked, 1.0), (taught, 1.0)):
-        state = _fresh_state(config)
-        ppo_update(state.model, state.optimizer, b, dataclasses.replace(config, teacher_coef=coef), 0.01,
-                   np.random.default_rng(0))
-        results.append(params(state.model))
-        with torch.no_grad():
-            logits, _, _ = state.model.forward_sequence(batch.x, state.model.initial_hidden(len(lengths)))
-            logp = torch.log_softmax(logits, -1).gather(-1, teacher[..., None]).squeeze(-1)
-        agreement.append(float((logp * batch.valid).sum() / batch.valid.sum()))
-    assert_same_params(results[0], results[1])
-    assert agreement[2] > agreement[0] + 0.01
-    with pytest.raises(UsageError, match="teacher_coef"):
-        tiny(teacher_coef=0.1).validate()
-    with pytest.raises(UsageError, match="teacher_coef"):
-        TrainConfig.for_maze("small", teacher_coef=-1.0).validate()
-    assert parse_overrides(["teacher_coef=0.1"]) == {"teacher_coef": 0.1}
-    assert TrainConfig.for_maze("small", teacher_coef=0.1).log_columns == LOG_COLUMNS + ("teacher_loss",)
-
-
-def test_teacher_weight_decays_to_teacher_coef_final_and_an_update_uses_the_weight_it_is_given():
-    """``teacher_coef_final`` (kickstarting): the teacher's weight falls linearly from
-    teacher_coef to it over the schedule, by updates or by the minutes budget; None holds it.
-    `ppo_update` uses the weight it is handed, so a weight of 0 is PPO alone."""
-    from rl2_course.train import parse_overrides, schedule
-
-    by_updates = TrainConfig.for_maze("small", teacher_coef=0.2, teacher_coef_final=0.0, schedule_updates=10)
-    assert [round(schedule(by_updates, u, 0.0)[2], 6) for u in (0, 5, 10, 20)] == [0.2, 0.1, 0.0, 0.0]
-    by_minutes = dataclasses.replace(by_updates, minutes=10, teacher_coef_final=0.05)
-    assert [round(schedule(by_minutes, 0, s)[2], 6) for s in (0.0, 300.0, 600.0)] == [0.2, 0.125, 0.05]
-    held = dataclasses.replace(by_updates, teacher_coef_final=None)
-    assert {schedule(held, u, 0.0)[2] for u in (0, 5, 10)} == {0.2}
-
-    config = tiny(bptt_length=4)
-    lengths = [3, 17, 9, 5]
-    batch = _uneven_trials(config, lengths, 17, 0.0)
-    taught = dataclasses.replace(batch, teacher_actions=torch.full_like(batch.actions, 2),
-                                 teacher_mask=batch.valid.clone())
-    results = []
-    for b, coef in ((batch, None), (taught, 0.0), (taught, None)):
-        state = _fresh_state(config)
-        ppo_update(state.model, state.optimizer, b, dataclasses.replace(config, teacher_coef=1.0), 0.01,
-                   np.random.default_rng(0), teacher_coef=coef)
-        results.append(params(state.model))
-    assert_same_params(results[0], results[1])
-    assert any(not torch.allclose(results[0][k], results[2][k]) for k in results[0])
-
-    for final in (0.3, -0.1):
-        with pytest.raises(UsageError, match="teacher_coef_final"):
-            dataclasses.replace(by_updates, teacher_coef_final=final).validate()
-    assert parse_overrides(["teacher_coef_final=0"]) == {"teacher_coef_final": 0.0}
-    assert parse_overrides(["teacher_coef_final=none"]) == {"teacher_coef_final": None}

@@ -11,8 +11,10 @@ opening a checkpoint someone sent you cannot run their code. The layout:
      "config": {...TrainConfig as a dict...},
      "extra": {...training state: optimizer, update index, RNG states...}}
 
-Writes are atomic (temporary file in the same directory, fsync, ``os.replace``), so a crash or
-Ctrl-C while saving leaves the previous checkpoint intact instead of a truncated one.
+Writes are atomic (`rl2_course.files.atomic_write`), so a crash or Ctrl-C while saving leaves
+the previous checkpoint intact instead of a truncated one. ``env_spec`` is what the task
+family's environment module writes (``task_spec`` in `rl2_course.envs.bandit`, ``.mdp``,
+``.maze``; `rl2_course.families` names them).
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import pickle
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -28,41 +29,13 @@ from typing import Any
 import torch
 
 from rl2_course.agents.recurrent import RecurrentActorCritic
+from rl2_course.envs import describe_task
 from rl2_course.errors import UsageError
+from rl2_course.files import atomic_write
 
 FORMAT = "rl2_course.checkpoint"
 FORMAT_VERSION = 1
 _KEYS = ("env_spec", "model_spec", "state_dict", "config", "extra")
-
-
-def bandit_env_spec(arms: int, episodes: int) -> dict[str, Any]:
-    """The task family a bandit checkpoint was trained on."""
-    return {"env": "bandit", "arms": int(arms), "episodes": int(episodes)}
-
-
-def mdp_env_spec(episodes: int, states: int = 10, actions: int = 5, horizon: int = 10) -> dict[str, Any]:
-    """The task family a tabular-MDP checkpoint was trained on."""
-    return {"env": "mdp", "states": int(states), "actions": int(actions), "horizon": int(horizon),
-            "episodes": int(episodes)}
-
-
-def maze_env_spec(size: str, episodes: int = 2, walls: str = "uniform") -> dict[str, Any]:
-    """The task family a maze checkpoint was trained on (size "small" or "large"; the wall
-    scheme is named only when it is not "uniform", so older checkpoints keep their spec)."""
-    spec = {"env": "maze", "size": str(size), "episodes": int(episodes)}
-    return spec if walls == "uniform" else {**spec, "walls": str(walls)}
-
-
-def describe_env(spec: dict[str, Any]) -> str:
-    """'bandit k=5, n=10' or 'mdp n=10 (...)' — how error messages name a task family."""
-    if spec.get("env") == "bandit":
-        return f"bandit k={spec.get('arms')}, n={spec.get('episodes')}"
-    if spec.get("env") == "mdp":
-        return (f"mdp n={spec.get('episodes')} ({spec.get('states')} states, {spec.get('actions')} "
-                f"actions, {spec.get('horizon')} steps)")
-    if spec.get("env") == "maze":
-        return f"maze {spec.get('size')}, n={spec.get('episodes')}, {spec.get('walls', 'uniform')} walls"
-    return ", ".join(f"{k}={v}" for k, v in spec.items())
 
 
 def save_checkpoint(path: str | os.PathLike, model: RecurrentActorCritic, config: Any,
@@ -80,19 +53,7 @@ def save_checkpoint(path: str | os.PathLike, model: RecurrentActorCritic, config
                "config": dict(config), "extra": dict(extra or {})}
     _check_plain(payload, "checkpoint")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.chmod(tmp, default_file_mode())   # mkstemp makes 0600; give the usual rw-r--r--
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())       # the bytes are on disk before the name points at them
-        os.replace(tmp, path)          # atomic on POSIX and Windows: old file or new, never half
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-    return path
+    return atomic_write(path, lambda f: torch.save(payload, f))
 
 
 def read_checkpoint(path: str | os.PathLike,
@@ -124,7 +85,7 @@ def read_checkpoint(path: str | os.PathLike,
     if missing:
         raise UsageError(f"{path} is an incomplete checkpoint (missing {', '.join(missing)})")
     if expected_env_spec is not None and dict(payload["env_spec"]) != dict(expected_env_spec):
-        saved, wanted = describe_env(payload["env_spec"]), describe_env(expected_env_spec)
+        saved, wanted = describe_task(payload["env_spec"]), describe_task(expected_env_spec)
         family = f"{payload['env_spec'].get('env')} "
         if payload["env_spec"].get("env") == expected_env_spec.get("env") and wanted.startswith(family):
             wanted = wanted[len(family):]       # "... bandit k=5, n=10, not k=10, n=10"
@@ -166,27 +127,6 @@ def _check_plain(value: Any, where: str) -> None:
         return
     raise TypeError(f"{where} is a {type(value).__name__}; checkpoints hold only tensors and "
                     f"plain Python values")
-
-
-def default_file_mode() -> int:
-    """The mode ``open()`` would give a new file under the current umask (e.g. 0o644)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make the rename itself durable (POSIX); a no-op where directories cannot be opened."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 #: training-only state that a released (pretrained) checkpoint does not need

@@ -14,8 +14,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from rl2_course.agents.checkpoint import bandit_env_spec, load_checkpoint
+from rl2_course.agents.checkpoint import load_checkpoint
 from rl2_course.agents.recurrent import RecurrentActorCritic
+from rl2_course.envs.bandit import task_spec as bandit_task_spec
 
 
 @dataclass
@@ -98,7 +99,7 @@ class RL2Agent:
         a bandit's (k, n) as ``arms, episodes``, or any ``expected_env_spec``."""
         expected = expected_env_spec
         if expected is None and arms is not None and episodes is not None:
-            expected = bandit_env_spec(arms, episodes)
+            expected = bandit_task_spec(arms, episodes)
         model, _ = load_checkpoint(path, expected_env_spec=expected)
         return cls(model, **kwargs)
 

@@ -1,8 +1,16 @@
-"""Batched task families and the RL² trial wrapper."""
+"""Batched task families and the RL² trial wrapper.
 
+Each environment module also says how a checkpoint records its task family (``task_spec``)
+and how messages name one (``describe_task``); `describe_task` here reads any of them.
+"""
+
+from typing import Any
+
+from rl2_course.envs import bandit as _bandit, mdp as _mdp
 from rl2_course.envs.bandit import UNIFORM_PRIOR, ArmPrior, BernoulliBandits
 from rl2_course.envs.base import TaskVectorEnv
-from rl2_course.envs.mdp import RandomTabularMDPs, finite_horizon_q
+from rl2_course.envs.mdp import (MDP_ACTIONS, MDP_HORIZON, MDP_STATES, RandomTabularMDPs,
+                                 finite_horizon_q)
 from rl2_course.envs.trial import (SingleTaskEnv, TrialEnv, TrialInput, TrialInputLayout,
                                    encode_trial_input)
 
@@ -14,8 +22,8 @@ def make_bandit_trials(arms: int, episodes: int, num_tasks: int = 1,
     return TrialEnv(BernoulliBandits(num_tasks, arms, prior), episodes)
 
 
-def make_mdp_trials(episodes: int, num_tasks: int = 1, states: int = 10, actions: int = 5,
-                    horizon: int = 10) -> TrialEnv:
+def make_mdp_trials(episodes: int, num_tasks: int = 1, states: int = MDP_STATES,
+                    actions: int = MDP_ACTIONS, horizon: int = MDP_HORIZON) -> TrialEnv:
     """B trials of ``episodes`` episodes (``horizon`` steps each) in fresh random tabular MDPs."""
     return TrialEnv(RandomTabularMDPs(num_tasks, states, actions, horizon), episodes)
 
@@ -24,18 +32,33 @@ def make_maze_trials(size: str = "small", num_tasks: int = 1, *, time_limit: int
                      walls: str | None = None, **kwargs) -> TrialEnv:
     """B trials of 2 episodes in fresh random ViZDoom mazes of ``size`` "small" (5×5 cells) or
     "large" (9×9), with ``time_limit`` decisions per episode and wall scheme ``walls`` (None:
-    that size's own, `settings.maze_setting`); ``kwargs`` go to `MazeTasks`. Close it
+    that size's own, `envs.maze.MAZE_SIZES`); ``kwargs`` go to `MazeTasks`. Close it
     (``env.task_env.close()``) to end its Doom processes."""
-    from rl2_course.envs.maze import MazeTasks
-    from rl2_course.settings import MAZE_EPISODES, maze_setting
+    from rl2_course.envs.maze import MAZE_EPISODES, MazeTasks, maze_size
 
-    setting = maze_setting(size)
+    setting = maze_size(size)
     limit = setting.time_limit if time_limit is None else time_limit
     return TrialEnv(MazeTasks(num_tasks, setting.cells, time_limit=limit,
                               walls=setting.walls if walls is None else walls, **kwargs), MAZE_EPISODES)
 
 
+def _describe_maze(spec: dict[str, Any]) -> str:
+    from rl2_course.envs.maze import describe_task as describe_maze    # Doom only when asked
+
+    return describe_maze(spec)
+
+
+_DESCRIBE = {"bandit": _bandit.describe_task, "mdp": _mdp.describe_task, "maze": _describe_maze}
+
+
+def describe_task(spec: dict[str, Any]) -> str:
+    """'bandit k=5, n=10', 'mdp n=10 (...)', 'maze small, ...': how messages name a task family."""
+    describe = _DESCRIBE.get(spec.get("env"))
+    return describe(spec) if describe else ", ".join(f"{k}={v}" for k, v in spec.items())
+
+
 __all__ = ["ArmPrior", "BernoulliBandits", "SingleTaskEnv", "TaskVectorEnv", "TrialEnv", "TrialInput",
            "TrialInputLayout", "UNIFORM_PRIOR", "encode_trial_input", "make_bandit_trials"]
-__all__ += ["RandomTabularMDPs", "finite_horizon_q", "make_mdp_trials"]
-__all__ += ["make_maze_trials"]
+__all__ += ["MDP_ACTIONS", "MDP_HORIZON", "MDP_STATES", "RandomTabularMDPs", "finite_horizon_q",
+            "make_mdp_trials"]
+__all__ += ["describe_task", "make_maze_trials"]

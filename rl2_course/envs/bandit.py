@@ -92,3 +92,15 @@ class BernoulliBandits(TaskVectorEnv):
     def best_arm_mean(self) -> np.ndarray:
         """Expected reward per pull of an oracle that knows the arm means, shape (B,)."""
         return self.arm_means.max(axis=1)
+
+
+# -- the task family, as checkpoints record it --------------------------------------------------
+
+def task_spec(arms: int, episodes: int) -> dict[str, Any]:
+    """The task family a bandit checkpoint was trained on: k = ``arms``, n = ``episodes``."""
+    return {"env": "bandit", "arms": int(arms), "episodes": int(episodes)}
+
+
+def describe_task(spec: dict[str, Any]) -> str:
+    """How messages name a bandit task family: 'bandit k=5, n=10'."""
+    return f"bandit k={spec.get('arms')}, n={spec.get('episodes')}"

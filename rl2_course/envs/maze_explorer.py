@@ -13,7 +13,7 @@ maze cost a player with perfect control and a perfect memory of the layout? Two 
 
 Both follow their cells' centres with the env's own three actions: turn towards the next
 centre until it lies within half a turn of straight ahead, then walk. `benchmarks/maze_oracle.py`
-measures both on many mazes; the course's time limits (`settings.MAZE_SETTINGS`) are set so that
+measures both on many mazes; the course's time limits (`envs.maze.MAZE_SIZES`) are set so that
 this explorer finishes practically every episode 1 in time, and Table 3's lengths are
 easier to read beside its numbers.
 """
@@ -23,9 +23,8 @@ from __future__ import annotations
 import math
 import numpy as np
 
-from rl2_course.envs.maze import MazeTasks, cell_center, steer
+from rl2_course.envs.maze import MAZE_EPISODES, MazeTasks, cell_center, maze_size, steer
 from rl2_course.envs.maze_generator import Cell, Maze, cell_distances
-from rl2_course.settings import MAZE_EPISODES, maze_setting
 
 #: a cell centre counts as passed when the player is this close to it (map units); the corridor
 #: is 96 wide, so the player is then well inside the cell
@@ -99,7 +98,7 @@ def explorer_trials(size: str, mazes: int, seed: int, *, time_limit: int | None 
     `rl2_course.evaluate_maze.MazeMetrics` (``MazeMetrics(**result)`` gives Table 3's metrics).
     ``time_limit`` defaults to the size's own.
     """
-    setting = maze_setting(size)
+    setting = maze_size(size)
     limit = setting.time_limit if time_limit is None else int(time_limit)
     rng = np.random.default_rng(seed)
     lengths = np.zeros((mazes, MAZE_EPISODES), dtype=np.int64)

@@ -31,6 +31,9 @@ import numpy as np
 
 from rl2_course.envs.base import TaskVectorEnv
 
+#: the paper's MDPs (Section 3.2): 10 states, 5 actions, episodes of 10 steps
+MDP_STATES, MDP_ACTIONS, MDP_HORIZON = 10, 5, 10
+
 
 class RandomTabularMDPs(TaskVectorEnv):
     """B random tabular MDPs (``states`` states, ``actions`` actions, episodes of ``horizon`` steps).
@@ -168,3 +171,18 @@ def finite_horizon_q(transitions: np.ndarray, rewards: np.ndarray, horizon: int)
         q[h] = rewards + np.matmul(flat, v).reshape(B, S, A)
         v = q[h].max(axis=-1)[..., None]
     return q
+
+
+# -- the task family, as checkpoints record it --------------------------------------------------
+
+def task_spec(episodes: int, states: int = MDP_STATES, actions: int = MDP_ACTIONS,
+              horizon: int = MDP_HORIZON) -> dict[str, Any]:
+    """The task family a tabular-MDP checkpoint was trained on."""
+    return {"env": "mdp", "states": int(states), "actions": int(actions), "horizon": int(horizon),
+            "episodes": int(episodes)}
+
+
+def describe_task(spec: dict[str, Any]) -> str:
+    """How messages name an MDP task family: 'mdp n=10 (10 states, 5 actions, 10 steps)'."""
+    return (f"mdp n={spec.get('episodes')} ({spec.get('states')} states, {spec.get('actions')} "
+            f"actions, {spec.get('horizon')} steps)")

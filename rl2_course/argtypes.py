@@ -1,0 +1,67 @@
+"""argparse types shared by the command line (`rl2_course.cli`) and the benchmark scripts.
+
+Each parses one option's text or raises `argparse.ArgumentTypeError`, which argparse turns
+into a one-line usage error (exit status 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any, Callable
+
+
+def agent_names(text: str) -> list[str]:
+    """'rl2,greedy' -> ['rl2', 'greedy'] (at least one name)."""
+    names = [a.strip() for a in text.split(",") if a.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("give at least one agent name")
+    return names
+
+
+def int_list(text: str) -> list[int]:
+    """'1,4,8' -> [1, 4, 8]."""
+    return _comma_list(text, "integers", int)
+
+
+def int_or_none_list(text: str) -> list[int | None]:
+    """'50,none' -> [50, None] (e.g. BPTT lengths, 'none' = whole trials)."""
+    return _comma_list(text, "integers or 'none'", lambda v: None if v.lower() == "none" else int(v))
+
+
+def name_list(*choices: str) -> Callable[[str], list[str]]:
+    """A type for 'small,large' -> ['small', 'large'], each one of ``choices``."""
+    def parse(text: str) -> list[str]:
+        names = _comma_list(text, f"names from {', '.join(choices)}", str)
+        unknown = [n for n in names if n not in choices]
+        if unknown:
+            raise argparse.ArgumentTypeError(f"unknown {', '.join(map(repr, unknown))}; choose from "
+                                             f"{', '.join(choices)}")
+        return names
+    return parse
+
+
+def beta_priors(text: str) -> list[tuple[float, float]]:
+    """'0.5:0.5,2:5' -> [(0.5, 0.5), (2.0, 5.0)]: Beta(a, b) priors of the arm means."""
+    priors = []
+    for item in (t.strip() for t in text.split(",")):
+        if not item:
+            continue
+        try:
+            a, b = (float(v) for v in item.split(":"))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"a prior is A:B (Beta(A, B)), got {item!r}") from None
+        priors.append((a, b))
+    return priors
+
+
+def _comma_list(text: str, what: str, convert: Callable[[str], Any]) -> list:
+    try:
+        values = [convert(v.strip()) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated {what}, got {text!r}") from None
+    if not values:
+        raise argparse.ArgumentTypeError(f"give at least one of: {what}")
+    return values
+
+
+__all__ = ["agent_names", "beta_priors", "int_list", "int_or_none_list", "name_list"]

@@ -1,0 +1,220 @@
+"""The task families RL² learns on, in one table: `FAMILIES`.
+
+An entry says everything the trainer, the command line and the loaders need to know about a
+family, so none of them branches on its name:
+
+* what names one setting of it (``arguments``: a bandit's k and n, an MDP's n, a maze's size)
+  and which extra options a training run may set (``options``: the maze's time limit and walls);
+* its environment (``make_env``), the RL² input layout (observation size and actions) and the
+  observation encoder φ (the identity for vectors, a CNN for the maze's pixels);
+* its per-setting training defaults (`rl2_course.settings`) and its pretrained checkpoint;
+* what a checkpoint records of it (``env_spec``: the env module's ``task_spec``) and how
+  messages name it;
+* its evaluation (the agents it knows, the evaluator, the heading of the printed table).
+
+A *task* is a plain dict of the family's argument and option values, e.g. ``{"arms": 5,
+"episodes": 10}`` or ``{"size": "small", "time_limit": None, "walls": None}``; it is stored as
+is in a checkpoint's config. Adding a fourth family means one entry here and its env module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from rl2_course.agents.recurrent import ConvEncoder, ObservationEncoder
+from rl2_course.envs import TrialEnv, make_bandit_trials, make_maze_trials, make_mdp_trials
+from rl2_course.envs import bandit as bandit_env, mdp as mdp_env
+from rl2_course.envs import maze as maze_env
+from rl2_course.errors import UsageError
+from rl2_course.settings import (TrainingSetting, bandit_setting, maze_training_setting,
+                                 mdp_setting, pretrained_checkpoint, pretrained_maze_checkpoint,
+                                 pretrained_mdp_checkpoint)
+
+Task = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Argument:
+    """One command-line argument that names a setting of a family (``--NAME``)."""
+
+    name: str
+    type: Callable[[str], Any]
+    help: str
+    choices: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class TaskFamily:
+    """One task family: see the module's docstring for what each field is for."""
+
+    name: str                                    # the CLI's and the checkpoints' word for it
+    title: str                                   # one line for --help
+    arguments: tuple[Argument, ...]              # what names one setting, in order
+    check: Callable[[Task], None]                # refuse an impossible setting, in one line
+    training_defaults: Callable[[Task], TrainingSetting]
+    make_env: Callable[[Task, int], TrialEnv]    # (task, number of trials in the batch)
+    observation_size: Callable[[Task], int]
+    num_actions: Callable[[Task], int]
+    env_spec: Callable[[Task], dict[str, Any]]
+    describe: Callable[[Task], str]              # "bandit k=5, n=10"
+    pretrained: Callable[[Task], Path]
+    agents_help: str                             # the agents `evaluate` knows
+    evaluate: Callable[..., Any]                 # (task, agents, trials, seed, checkpoint=...)
+    evaluation_heading: Callable[[Task, Any], str]
+    default_trials: int = 1000                   # `evaluate --trials` default
+    make_encoder: Callable[[Task], ObservationEncoder | None] = lambda task: None   # None: φ = id
+    options: dict[str, tuple[Any, str]] = field(default_factory=dict)  # name -> (default, type)
+
+    def task(self, *values: Any, **options: Any) -> Task:
+        """The task named by ``values`` (in ``arguments`` order) with ``options``."""
+        if len(values) != len(self.arguments):
+            names = ", ".join(a.name for a in self.arguments)
+            raise TypeError(f"a {self.name} task takes {names}; got {values!r}")
+        unknown = sorted(set(options) - set(self.options))
+        if unknown:
+            raise UsageError(f"--set {unknown[0]}: not a setting of {self.name} runs "
+                             f"(it belongs to another task family)")
+        task = {a.name: v for a, v in zip(self.arguments, values)}
+        return {**task, **{k: options.get(k, d) for k, (d, _) in self.options.items()}}
+
+    def task_from_args(self, args: Any) -> Task:
+        """The task of parsed command-line ``args`` (the family's arguments, options if given)."""
+        options = {k: getattr(args, k) for k in self.options if getattr(args, k, None) is not None}
+        return self.task(*(getattr(args, a.name) for a in self.arguments), **options)
+
+
+# -- bandits (Table 1) ---------------------------------------------------------------------------
+
+def _bandit_check(task: Task) -> None:
+    from rl2_course.evaluate import check_bandit_setting
+
+    check_bandit_setting(task["arms"], task["episodes"])
+
+
+def _bandit_evaluate(task: Task, agents, trials: int, seed: int, **options: Any):
+    from rl2_course.evaluate import evaluate_bandit
+
+    return evaluate_bandit(task["arms"], task["episodes"], agents, trials, seed, **options)
+
+
+BANDIT = TaskFamily(
+    name="bandit", title="Bernoulli bandits (Table 1)",
+    arguments=(Argument("arms", int, "k, arms per bandit"),
+               Argument("episodes", int, "n, pulls per trial")),
+    check=_bandit_check,
+    training_defaults=lambda t: bandit_setting(t["arms"], t["episodes"]),
+    make_env=lambda t, n: make_bandit_trials(t["arms"], t["episodes"], n),
+    observation_size=lambda t: 1,                # the constant observation [1.0]
+    num_actions=lambda t: t["arms"],
+    env_spec=lambda t: bandit_env.task_spec(t["arms"], t["episodes"]),
+    describe=lambda t: f"bandit k={t['arms']}, n={t['episodes']}",
+    pretrained=lambda t: pretrained_checkpoint(t["arms"], t["episodes"]),
+    agents_help="random,greedy,epsilon-greedy,ucb1,thompson,optimistic-thompson,gittins,"
+                "bayes-optimal,rl2",
+    evaluate=_bandit_evaluate,
+    evaluation_heading=lambda t, r: (f"Bernoulli bandits: k={t['arms']} arms, n={t['episodes']} "
+                                     f"pulls, {r.trials} trials, seed {r.seed} (every agent meets "
+                                     f"the same tasks)"))
+
+
+# -- tabular MDPs (Table 2) ----------------------------------------------------------------------
+
+def _mdp_check(task: Task) -> None:
+    from rl2_course.evaluate_mdp import check_mdp_setting
+
+    check_mdp_setting(task["episodes"])
+
+
+def _mdp_evaluate(task: Task, agents, trials: int, seed: int, **options: Any):
+    from rl2_course.evaluate_mdp import evaluate_mdp
+
+    return evaluate_mdp(task["episodes"], agents, trials, seed, **options)
+
+
+MDP = TaskFamily(
+    name="mdp", title="random tabular MDPs: 10 states, 5 actions, 10 steps (Table 2)",
+    arguments=(Argument("episodes", int, "n, episodes per trial"),),
+    check=_mdp_check,
+    training_defaults=lambda t: mdp_setting(t["episodes"]),
+    make_env=lambda t, n: make_mdp_trials(t["episodes"], n),
+    observation_size=lambda t: mdp_env.MDP_STATES,   # the one-hot state
+    num_actions=lambda t: mdp_env.MDP_ACTIONS,
+    env_spec=lambda t: mdp_env.task_spec(t["episodes"]),
+    describe=lambda t: f"mdp n={t['episodes']}",
+    pretrained=lambda t: pretrained_mdp_checkpoint(t["episodes"]),
+    agents_help="random,greedy,epsilon-greedy,psrl,opsrl,ucrl2,beb,rl2",
+    evaluate=_mdp_evaluate,
+    evaluation_heading=lambda t, r: (
+        f"random tabular MDPs: {mdp_env.MDP_STATES} states, {mdp_env.MDP_ACTIONS} actions, "
+        f"{mdp_env.MDP_HORIZON} steps per episode, n={t['episodes']} episodes, {r.trials} trials, "
+        f"seed {r.seed} (every agent meets the same tasks)"))
+
+
+# -- ViZDoom mazes (Table 3) ---------------------------------------------------------------------
+
+def _maze_walls(task: Task) -> str:
+    """The wall scheme: the task's, or the size's own when None."""
+    walls = task.get("walls")
+    return maze_env.maze_size(task["size"]).walls if walls is None else walls
+
+
+def _maze_check(task: Task) -> None:
+    if task["size"] not in maze_env.MAZE_SIZES:
+        raise UsageError(f"a maze run needs --size {' or '.join(maze_env.MAZE_SIZES)} "
+                         f"(got {task['size']!r})")
+    limit = task.get("time_limit")
+    if limit is not None and limit < 1:
+        raise UsageError(f"time_limit is a maze's decisions per episode (at least 1), got {limit}")
+    if task.get("walls") is not None and task["walls"] not in maze_env.WALL_SCHEMES:
+        raise UsageError(f"walls is a maze's wall scheme ({' or '.join(maze_env.WALL_SCHEMES)}), "
+                         f"got {task['walls']!r}")
+
+
+def _maze_evaluate(task: Task, agents, trials: int, seed: int, **options: Any):
+    from rl2_course.evaluate_maze import evaluate_maze
+
+    return evaluate_maze(task["size"], agents, trials, seed, walls=task.get("walls"), **options)
+
+
+MAZE = TaskFamily(
+    name="maze", title="random ViZDoom mazes, 2 episodes per trial (Table 3)",
+    arguments=(Argument("size", str, "small: 5×5 cells; large: 9×9 cells",
+                        choices=tuple(maze_env.MAZE_SIZES)),),
+    check=_maze_check,
+    training_defaults=lambda t: maze_training_setting(t["size"]),
+    make_env=lambda t, n: make_maze_trials(t["size"], n, time_limit=t.get("time_limit"),
+                                           walls=_maze_walls(t)),
+    observation_size=lambda t: int(np.prod(maze_env.OBS_SHAPE)),   # the flat 3×30×40 image
+    num_actions=lambda t: len(maze_env.ACTION_NAMES),
+    env_spec=lambda t: maze_env.task_spec(t["size"], maze_env.MAZE_EPISODES, _maze_walls(t)),
+    describe=lambda t: f"maze {t['size']}",
+    pretrained=lambda t: pretrained_maze_checkpoint(t["size"]),
+    agents_help="random,rl2,rl2-forgetful (the RL² agent with its memory wiped before "
+                "episode 2: what is its memory worth?)",
+    evaluate=_maze_evaluate,
+    evaluation_heading=lambda t, r: (
+        f"ViZDoom mazes ({t['size']}, {r.walls} walls), 2 episodes per trial, {r.trials} trials, "
+        f"seed {r.seed} (every agent meets the same mazes); length = mean decisions of the "
+        f"successful episodes ± stderr"),
+    default_trials=100,
+    make_encoder=lambda t: ConvEncoder(),
+    # time_limit: decisions per episode (None: the size's own; shorter limits make a
+    # curriculum); walls: "uniform" or "districts" (None: the size's own)
+    options={"time_limit": (None, "int | None"), "walls": (None, "str | None")})
+
+#: name -> family: the one table
+FAMILIES: dict[str, TaskFamily] = {f.name: f for f in (BANDIT, MDP, MAZE)}
+
+
+def family(name: str) -> TaskFamily:
+    """The family called ``name``, or a one-line `UsageError`."""
+    if name not in FAMILIES:
+        raise UsageError(f"unknown environment {name!r}; this trainer knows: {', '.join(FAMILIES)}")
+    return FAMILIES[name]
+
+
+__all__ = ["Argument", "BANDIT", "FAMILIES", "MAZE", "MDP", "Task", "TaskFamily", "family"]
