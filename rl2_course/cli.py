@@ -323,6 +323,17 @@ def _analyse_parser(commands) -> None:
     _result_options(ood_mdp, 1000, "RL² checkpoint (default: assets/checkpoints/mdp-nN.pt)")
     ood_mdp.set_defaults(run=_analyse_ood_mdp)
 
+    memory = analyses.add_parser("memory", help="is the memory used: return of each episode, "
+                                                "the cost of wiping it, how long the gates hold")
+    memory_envs = memory.add_subparsers(dest="env", required=True, parser_class=_Parser)
+    for fam in (FAMILIES["bandit"], FAMILIES["mdp"]):
+        sub = memory_envs.add_parser(fam.name, help=fam.title)
+        _task_arguments(sub, fam)
+        _result_options(sub, 1000, _PRETRAINED)
+        sub.add_argument("--agents", type=agent_names, default=["greedy"],
+                         help="baselines shown beside rl2 and rl2-forgetful (default: greedy)")
+        sub.set_defaults(run=_analyse_memory)
+
 
 def _analyse_probes(args: argparse.Namespace) -> int:
     from rl2_course.analysis.probes import DEFAULT_ALPHA, probe_bandit_agent
@@ -366,6 +377,19 @@ def _analyse_ood_mdp(args: argparse.Namespace) -> int:
                          trials=args.trials, seed=args.seed,
                          agents=args.agents or ood.MDP_OOD_AGENTS, checkpoint=args.checkpoint)
     return _print_ood(report, args, f"random MDPs, n={n} episodes of 10 steps")
+
+
+def _analyse_memory(args: argparse.Namespace) -> int:
+    from rl2_course.analysis.memory import memory_report
+
+    fam = FAMILIES[args.env]
+    task = fam.task_from_args(args)
+    report = memory_report(args.env, task, args.trials, args.seed, checkpoint=args.checkpoint,
+                           agents=tuple(args.agents))
+    _print_result(report, args.json,
+                  f"memory of the RL² agent for {fam.describe(task)}: {args.trials} trials, seed "
+                  f"{args.seed}; mean return of each episode of a trial")
+    return 0
 
 
 def _print_ood(report, args: argparse.Namespace, what: str) -> int:

@@ -83,22 +83,33 @@ def make_bandit_agent(name: str, arms: int, episodes: int, *,
     """Resolve a CLI agent name to a policy for k = ``arms``, n = ``episodes``.
 
     ``"rl2"`` loads ``checkpoint`` (a file, or a training ``--out`` directory), or without one
-    the pretrained checkpoint of this setting from ``assets/checkpoints`` (see `settings.py`).
+    the pretrained checkpoint of this setting from ``assets/checkpoints`` (see `settings.py`);
+    ``"rl2-forgetful"`` is the same network with its memory wiped at every episode start
+    (`RL2_ABLATIONS`): in a bandit every pull is an episode, so it remembers nothing.
     """
     from rl2_course.baselines import BANDIT_AGENTS, make_bandit_baseline
 
-    if name == "rl2":
-        return _load_rl2(arms, episodes, checkpoint)
+    if name in RL2_AGENTS:
+        return _load_rl2(arms, episodes, checkpoint, **RL2_AGENTS[name])
     if name in BANDIT_AGENTS:
         try:
             return make_bandit_baseline(name, arms, episodes)
         except ValueError as err:   # e.g. bayes-optimal refusing a setting too large to solve
             raise UsageError(str(err)) from None
-    known = ", ".join([*BANDIT_AGENTS, "rl2"])
+    known = ", ".join([*BANDIT_AGENTS, *RL2_AGENTS])
     raise UsageError(f"unknown agent {name!r}; known bandit agents: {known}")
 
 
-def _load_rl2(arms: int, episodes: int, checkpoint: Path | None) -> Policy:
+#: the RL² agent and its memory-wipe ablation: name -> `RL2Agent` options. "rl2-forgetful"
+#: rolls rl2's dice, so the two play their first episode move for move alike and differ only
+#: where the memory of earlier episodes would count (`RL2Agent.forget_between_episodes`).
+RL2_AGENTS: dict[str, dict[str, Any]] = {
+    "rl2": {},
+    "rl2-forgetful": {"name": "rl2-forgetful", "dice": "rl2", "forget_between_episodes": True},
+}
+
+
+def _load_rl2(arms: int, episodes: int, checkpoint: Path | None, **options: Any) -> Policy:
     """The RL² agent of a checkpoint, refusing one trained on another (k, n)."""
     from rl2_course.envs.bandit import task_spec
     from rl2_course.settings import pretrained_checkpoint
@@ -106,7 +117,7 @@ def _load_rl2(arms: int, episodes: int, checkpoint: Path | None) -> Policy:
     return load_rl2_agent(checkpoint, pretrained_checkpoint(arms, episodes),
                           task_spec(arms, episodes),
                           f"bandit k={arms}, n={episodes}",
-                          f"train bandit --arms {arms} --episodes {episodes}")
+                          f"train bandit --arms {arms} --episodes {episodes}", **options)
 
 
 def load_rl2_agent(checkpoint: str | Path | None, pretrained: Path, env_spec: dict,

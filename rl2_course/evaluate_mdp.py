@@ -11,11 +11,11 @@ each agent's own randomness comes from (S, c, name); see `rl2_course.evaluate`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from rl2_course.envs import make_mdp_trials
 from rl2_course.errors import UsageError
-from rl2_course.evaluate import (Evaluation, evaluate_policies, load_rl2_agent,
+from rl2_course.evaluate import (RL2_AGENTS, Evaluation, evaluate_policies, load_rl2_agent,
                                  resolve_agents)
 from rl2_course.policy import Policy
 from rl2_course.settings import MDP_ACTIONS, MDP_HORIZON, MDP_STATES
@@ -40,24 +40,25 @@ def make_mdp_agent(name: str, episodes: int, *, checkpoint: str | Path | None = 
 
     ``rl2`` loads ``checkpoint`` (a file or a training run's directory), else the pretrained
     agent for n from ``assets/checkpoints/mdp-n{N}.pt``; a checkpoint trained for another
-    task family is refused.
+    task family is refused. ``rl2-forgetful`` is the same network with its memory wiped at
+    the start of every episode: what it loses is what the memory of earlier episodes earns.
     """
     from rl2_course.baselines import MDP_AGENTS, make_mdp_baseline
 
-    if name == "rl2":
-        return _load_rl2(episodes, checkpoint)
+    if name in RL2_AGENTS:
+        return _load_rl2(episodes, checkpoint, **RL2_AGENTS[name])
     if name in MDP_AGENTS:
         return make_mdp_baseline(name, episodes, states=STATES, actions=ACTIONS, horizon=HORIZON)
-    raise UsageError(f"unknown agent {name!r}; known MDP agents: {', '.join([*MDP_AGENTS, 'rl2'])}")
+    raise UsageError(f"unknown agent {name!r}; known MDP agents: {', '.join([*MDP_AGENTS, *RL2_AGENTS])}")
 
 
-def _load_rl2(episodes: int, checkpoint: str | Path | None) -> Policy:
+def _load_rl2(episodes: int, checkpoint: str | Path | None, **options: Any) -> Policy:
     from rl2_course.envs.mdp import task_spec
     from rl2_course.settings import pretrained_mdp_checkpoint
 
     return load_rl2_agent(checkpoint, pretrained_mdp_checkpoint(episodes),
                           task_spec(episodes, STATES, ACTIONS, HORIZON),
-                          f"mdp n={episodes}", f"train mdp --episodes {episodes}")
+                          f"mdp n={episodes}", f"train mdp --episodes {episodes}", **options)
 
 
 def evaluate_mdp(episodes: int, agents: Sequence[str | Policy], trials: int, seed: int, *,

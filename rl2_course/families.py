@@ -114,7 +114,7 @@ BANDIT = TaskFamily(
     describe=lambda t: f"bandit k={t['arms']}, n={t['episodes']}",
     pretrained=lambda t: pretrained_checkpoint(t["arms"], t["episodes"]),
     agents_help="random,greedy,epsilon-greedy,ucb1,thompson,optimistic-thompson,gittins,"
-                "bayes-optimal,rl2",
+                "bayes-optimal,rl2,rl2-forgetful (rl2 with its memory wiped at every episode start)",
     evaluate=_bandit_evaluate,
     evaluation_heading=lambda t, r: (f"Bernoulli bandits: k={t['arms']} arms, n={t['episodes']} "
                                      f"pulls, {r.trials} trials, seed {r.seed} (every agent meets "
@@ -146,7 +146,8 @@ MDP = TaskFamily(
     env_spec=lambda t: mdp_env.task_spec(t["episodes"]),
     describe=lambda t: f"mdp n={t['episodes']}",
     pretrained=lambda t: pretrained_mdp_checkpoint(t["episodes"]),
-    agents_help="random,greedy,epsilon-greedy,psrl,opsrl,ucrl2,beb,rl2",
+    agents_help="random,greedy,epsilon-greedy,psrl,opsrl,ucrl2,beb,rl2,rl2-forgetful (rl2 with its "
+                "memory wiped at every episode start)",
     evaluate=_mdp_evaluate,
     evaluation_heading=lambda t, r: (
         f"random tabular MDPs: {mdp_env.MDP_STATES} states, {mdp_env.MDP_ACTIONS} actions, "

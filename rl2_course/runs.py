@@ -22,19 +22,82 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from rl2_course.agents.cells import CELLS
 from rl2_course.agents.checkpoint import read_checkpoint, save_checkpoint
-from rl2_course.agents.recurrent import RecurrentActorCritic
+from rl2_course.agents.recurrent import VALUE_NETWORKS, RecurrentActorCritic
 from rl2_course.errors import UsageError
 from rl2_course.families import FAMILIES, family
 from rl2_course.files import atomic_write_text
-from rl2_course.signals import SIGNAL_FIELDS, SignalSettings, check_signals
+from rl2_course.envs import TrialEnv
+from rl2_course.signals import (SIGNAL_FIELDS, SignalSettings, TrainingSignal, check_signals,
+                                make_signals)
 from rl2_course.threads import deterministic_torch
 
 CHECKPOINT_NAME = "checkpoint.pt"
 LOG_NAME = "log.csv"
+#: the log's columns (the extra training signals add theirs)
+LOG_COLUMNS = ("update", "trials_seen", "mean_return", "first_episode_return",
+               "last_episode_return", "entropy", "value_loss", "approx_kl", "clip_frac",
+               "adam_steps", "wall_seconds")
 
 
 # -- the run's settings -------------------------------------------------------------------------
+
+class RunConfig:
+    """The methods of a training config (`rl2_course.train.TrainConfig` holds the fields)."""
+
+    #: fields that may change on --resume without changing what is being trained
+    BUDGET_FIELDS = ("updates", "minutes", "checkpoint_every", "device")
+    #: fields ``--set`` may not change: what is learned (env, its setting), the run's own flags
+    #: and the signals' settings (set by their own names)
+    NOT_SETTABLE = ("env", "task", "seed", "signals", "device", "init_from", "updates", "minutes")
+
+    @classmethod
+    def for_task(cls, env: str, *setting: Any, **overrides: Any) -> Any:
+        """Family ``env``'s defaults for ``setting`` (its arguments, e.g. k and n; settings.py),
+        with ``overrides`` of any field, family option or signal setting."""
+        return cls(**task_config(env, setting, overrides))
+
+    @classmethod
+    def for_bandit(cls, arms: int, episodes: int, **overrides: Any) -> Any:
+        return cls.for_task("bandit", arms, episodes, **overrides)
+
+    @classmethod
+    def for_mdp(cls, episodes: int, **overrides: Any) -> Any:
+        return cls.for_task("mdp", episodes, **overrides)
+
+    @classmethod
+    def for_maze(cls, size: str, **overrides: Any) -> Any:
+        return cls.for_task("maze", size, **overrides)
+
+    @classmethod
+    def parse_overrides(cls, items: list[str]) -> dict[str, Any]:
+        """``["hidden_size=256", "bptt_length=none"]`` -> ``{"hidden_size": 256, "bptt_length":
+        None}`` (`parse_settings`)."""
+        return parse_settings(items, cls)
+
+    def budget_updates(self) -> int | None:
+        """The update budget: ``updates``, or the schedule length when no budget was given."""
+        return self.schedule_updates if self.updates is None and self.minutes is None else self.updates
+
+    def validate(self) -> None:
+        """Refuse impossible configurations with a one-line `UsageError` (`check_config`)."""
+        check_config(self)
+
+    def env_spec(self) -> dict[str, Any]:
+        """The task family as the checkpoint records it."""
+        return family(self.env).env_spec(self.task)
+
+    def make_env(self, num_trials: int | None = None) -> TrialEnv:
+        return family(self.env).make_env(self.task, num_trials or self.trials_per_update)
+
+    def make_signals(self) -> list[TrainingSignal]:
+        return make_signals(self.signals, self.gamma)
+
+    @property
+    def log_columns(self) -> tuple[str, ...]:
+        return LOG_COLUMNS + tuple(c for s in self.make_signals() for c in s.log_columns)
+
 
 def task_config(env: str, setting: tuple, overrides: dict[str, Any]) -> dict[str, Any]:
     """A training config's fields for task family ``env``'s ``setting`` (its arguments): the
@@ -47,15 +110,12 @@ def task_config(env: str, setting: tuple, overrides: dict[str, Any]) -> dict[str
     for other in FAMILIES.values():
         for name in set(other.options) & set(overrides):
             raise UsageError(f"--set {name}: not a setting of {env} runs (it is one of {other.name}'s)")
-    s = fam.training_defaults(task)
-    defaults = dict(
-        hidden_size=s.hidden_size, trials_per_update=s.trials_per_update,
-        learning_rate=s.learning_rate, gamma=s.gamma, gae_lambda=s.gae_lambda,
-        entropy_coef=s.entropy_coef, entropy_coef_final=s.entropy_coef_final,
-        ppo_epochs=s.ppo_epochs, minibatches=s.minibatches, bptt_length=s.bptt_length,
-        reward_scale=s.reward_scale, schedule_updates=s.updates,
-        signals=SignalSettings.from_dict(signals).changed())
-    return {"env": env, "task": task, **defaults, **overrides}
+    setting = dataclasses.asdict(fam.training_defaults(task))
+    for name in ("actions", "episodes"):        # the setting's own, already in the task
+        setting.pop(name)
+    setting["schedule_updates"] = setting.pop("updates")
+    return {"env": env, "task": task, **setting,
+            "signals": SignalSettings.from_dict(signals).changed(), **overrides}
 
 
 def check_config(config: Any) -> None:
@@ -71,6 +131,14 @@ def check_config(config: Any) -> None:
                  "schedule_updates", "num_threads", "checkpoint_every"):
         if getattr(config, name) < 1:
             raise UsageError(f"{name} must be at least 1, got {getattr(config, name)}")
+    for name in ("minibatch_size", "target_kl"):
+        if getattr(config, name) is not None and not getattr(config, name) > 0:
+            raise UsageError(f"{name} must be positive or None, got {getattr(config, name)}")
+    if not 0.0 <= config.entropy_hold < 1.0:
+        raise UsageError(f"entropy_hold is a share of the schedule in [0, 1), got {config.entropy_hold}")
+    if config.cell not in CELLS or config.value_network not in VALUE_NETWORKS:
+        raise UsageError(f"cell must be one of {', '.join(CELLS)} and value_network one of "
+                         f"{', '.join(VALUE_NETWORKS)}; got {config.cell!r}, {config.value_network!r}")
     if config.bptt_length is not None and config.bptt_length < 1:
         raise UsageError(f"bptt_length must be at least 1 or None, got {config.bptt_length}")
     if not 0.0 <= config.gamma <= 1.0 or not 0.0 <= config.gae_lambda <= 1.0:
@@ -85,10 +153,11 @@ def check_config(config: Any) -> None:
 
 def parse_settings(items: list[str], config_type: type) -> dict[str, Any]:
     """``--set FIELD=VALUE`` items -> values of the type of the field's default (int or float;
-    ``none`` where None is allowed). FIELD is one of ``config_type.SETTABLE``, a task family's
-    option or a training signal's setting; anything else is a one-line `UsageError`."""
+    ``none`` where None is allowed). FIELD is a field of ``config_type`` but its
+    ``NOT_SETTABLE``, a task family's option or a training signal's setting; anything else is
+    a one-line `UsageError`."""
     types = {f.name: str(f.type) for f in dataclasses.fields(config_type)
-             if f.name in config_type.SETTABLE}
+             if f.name not in config_type.NOT_SETTABLE}
     types.update({k: t for fam in FAMILIES.values() for k, (_, t) in fam.options.items()})
     types.update({k: str(t) for k, t in SIGNAL_FIELDS.items()})
     overrides: dict[str, Any] = {}
@@ -212,14 +281,18 @@ class TrainingLog:
             print(f"note: dropped a truncated last line of {self.path}: {lines[-1]!r}",
                   file=sys.stderr)
         lines = lines[:-1]                      # the part after the last newline
-        if not lines or lines[0] != ",".join(self.columns):
+        header = lines[0].split(",") if lines else []
+        if not header or not set(header) <= set(self.columns) or header[0] != self.columns[0]:
             raise UsageError(f"{self.path} is not a training log (expected the header "
                              f"{','.join(self.columns)}); move it away to resume")
+        if header != list(self.columns):        # a log from before a column was added
+            print(f"note: {self.path}: the columns the log did not have are nan in its earlier "
+                  f"rows ({', '.join(c for c in self.columns if c not in header)})", file=sys.stderr)
         kept = []
         for number, line in enumerate(lines[1:], start=2):
             fields = next(csv.reader([line]), [])
             try:
-                if len(fields) != len(self.columns):
+                if len(fields) != len(header):
                     raise ValueError
                 row_update = int(fields[0])
                 [float(f) for f in fields[1:]]
@@ -227,7 +300,8 @@ class TrainingLog:
                 raise UsageError(f"{self.path} line {number} is malformed ({line[:60]!r}); fix "
                                  f"or move the log away to resume") from None
             if row_update <= update:
-                kept.append(line)
+                values = dict(zip(header, fields))
+                kept.append(",".join(values.get(c, "nan") for c in self.columns))
         return kept
 
     def append(self, row: dict[str, float]) -> None:
@@ -251,6 +325,6 @@ def _fmt(value: float) -> str:
     return str(value) if isinstance(value, int) else f"{value:.6g}"
 
 
-__all__ = ["CHECKPOINT_NAME", "LOG_NAME", "RunState", "TrainingLog", "check_config",
+__all__ = ["CHECKPOINT_NAME", "LOG_COLUMNS", "LOG_NAME", "RunConfig", "RunState", "TrainingLog", "check_config",
            "parse_settings", "read_log", "restore_run", "save_run", "task_config",
            "warm_start"]

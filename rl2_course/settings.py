@@ -67,6 +67,15 @@ class TrainingSetting:
     updates: int               # default update budget (also the length of the schedules)
     bptt_length: int | None    # None = backprop through the whole trial
     reward_scale: float        # rewards × this before GAE and the value loss
+    # the memory and the optimiser steps (`rl2_course.train.TrainConfig` says what each does);
+    # the defaults are the course's first recipe
+    cell: str = "gru"
+    update_gate_bias: float = 0.0
+    value_network: str = "shared"
+    minibatch_size: int | None = None
+    target_kl: float | None = None
+    entropy_hold: float = 0.0
+    lr_final_fraction: float = 0.1
 
     @property
     def checkpoint(self) -> Path:

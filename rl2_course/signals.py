@@ -152,7 +152,7 @@ class AuxiliaryTask(_Recorder):
 
     def loss(self, data, hidden, log_probs, mask, model, progress):
         # squared error of the auxiliary targets, summed over their components
-        error = ((model.aux_head(hidden) - data["targets"]) ** 2).sum(-1)
+        error = ((model.aux_head(model.policy_memory(hidden)) - data["targets"]) ** 2).sum(-1)
         aux_loss = (error * mask).sum() / mask.sum()
         return self.coef * aux_loss, {"aux_loss": aux_loss.item()}
 

@@ -35,29 +35,32 @@ from rl2_course.agents.recurrent import RecurrentActorCritic
 from rl2_course.envs import TrialEnv
 from rl2_course.errors import UsageError, writable_directory
 from rl2_course.families import family
-from rl2_course.runs import (CHECKPOINT_NAME, LOG_NAME, RunState, TrainingLog, check_config,
-                             parse_settings, read_log, restore_run, save_run, task_config,
-                             warm_start)
+from rl2_course.runs import (CHECKPOINT_NAME, LOG_COLUMNS, LOG_NAME, RunConfig, RunState,
+                             TrainingLog, read_log, restore_run, save_run, warm_start)
 from rl2_course.threads import deterministic_torch
-from rl2_course.signals import TrainingSignal, make_signals
+from rl2_course.signals import TrainingSignal
 
-LOG_COLUMNS = ("update", "trials_seen", "mean_return", "entropy", "value_loss", "approx_kl",
-               "clip_frac", "wall_seconds")
 #: mixed into every training seed so training tasks never coincide with evaluation tasks
 _TRAIN_TAG = 0x524C32
 
 
 @dataclass
-class TrainConfig:
-    """Every knob of a training run. `for_task` fills in the setting's defaults (settings.py)."""
+class TrainConfig(RunConfig):
+    """Every knob of a training run. `for_task` (`for_bandit`, `for_mdp`, `for_maze`) fills in
+    the setting's defaults (settings.py); `runs.RunConfig` holds the methods."""
 
     # what to learn: a task family of `families.FAMILIES` and its setting, e.g. {"arms": 5,
     # "episodes": 10} (k, n) for "bandit"
     env: str = "bandit"
     task: dict[str, Any] = field(default_factory=lambda: {"arms": 5, "episodes": 10})
     seed: int = 0
-    hidden_size: int = 128             # GRU units
     trials_per_update: int = 1000      # B
+    # the memory (`agents.cells`): GRU units, the core ("gru" or "lngru", layer-normalised with
+    # a ReLU candidate), the update gates' starting bias (> 0: hold), the value's own core
+    hidden_size: int = 128
+    cell: str = "gru"
+    update_gate_bias: float = 0.0
+    value_network: str = "shared"
     # PPO and GAE
     learning_rate: float = 2e-3
     lr_final_fraction: float = 0.1     # lr decays linearly to this fraction of learning_rate
@@ -65,11 +68,17 @@ class TrainConfig:
     gae_lambda: float = 0.3
     clip_coef: float = 0.2             # ε of the clipped surrogate
     value_coef: float = 0.5
-    entropy_coef: float = 0.01         # decays linearly to entropy_coef_final
-    entropy_coef_final: float = 0.0
+    entropy_coef: float = 0.01         # held for entropy_hold of the schedule, then decays
+    entropy_coef_final: float = 0.0    # linearly to entropy_coef_final
+    entropy_hold: float = 0.0
     max_grad_norm: float = 0.5
+    # optimiser steps per update: ppo_epochs passes, each over minibatches of minibatch_size
+    # trials (or BPTT segments), or over `minibatches` equal parts when that is None; an epoch
+    # stops early once a minibatch's approx-KL passes 1.5 × target_kl (None: never)
     ppo_epochs: int = 4
     minibatches: int = 4
+    minibatch_size: int | None = None
+    target_kl: float | None = None
     bptt_length: int | None = None     # None: backprop through whole trials
     reward_scale: float = 1.0
     schedule_updates: int = 200        # length of the lr and entropy schedules (in updates)
@@ -84,61 +93,9 @@ class TrainConfig:
     minutes: float | None = None       # ... or for this many minutes of training in total
     checkpoint_every: int = 20         # save out/checkpoint.pt every this many updates
 
-    #: fields that may change on --resume without changing what is being trained
-    BUDGET_FIELDS = ("updates", "minutes", "checkpoint_every", "device")
 
-    #: what ``--set`` may change besides a family's options and the signals' settings: the
-    #: hyperparameters, not what is learned (env, its setting) or the run's own flags
-    SETTABLE = ("hidden_size", "trials_per_update", "learning_rate", "lr_final_fraction", "gamma",
-                "gae_lambda", "clip_coef", "value_coef", "entropy_coef", "entropy_coef_final",
-                "max_grad_norm", "ppo_epochs", "minibatches", "bptt_length", "reward_scale",
-                "schedule_updates", "num_threads", "checkpoint_every")
-
-    @classmethod
-    def for_task(cls, env: str, *setting: Any, **overrides: Any) -> TrainConfig:
-        """Family ``env``'s defaults for ``setting`` (its arguments, e.g. k and n; settings.py),
-        with ``overrides`` of any field, family option or signal setting."""
-        return cls(**task_config(env, setting, overrides))
-
-    @classmethod
-    def for_bandit(cls, arms: int, episodes: int, **overrides: Any) -> TrainConfig:
-        return cls.for_task("bandit", arms, episodes, **overrides)
-
-    @classmethod
-    def for_mdp(cls, episodes: int, **overrides: Any) -> TrainConfig:
-        return cls.for_task("mdp", episodes, **overrides)
-
-    @classmethod
-    def for_maze(cls, size: str, **overrides: Any) -> TrainConfig:
-        return cls.for_task("maze", size, **overrides)
-
-    def budget_updates(self) -> int | None:
-        """The update budget: ``updates``, or the schedule length when no budget was given."""
-        return self.schedule_updates if self.updates is None and self.minutes is None else self.updates
-
-    def validate(self) -> None:
-        """Refuse impossible configurations with a one-line `UsageError` (`runs.check_config`)."""
-        check_config(self)
-
-    def env_spec(self) -> dict[str, Any]:
-        """The task family as the checkpoint records it."""
-        return family(self.env).env_spec(self.task)
-
-    def make_env(self, num_trials: int | None = None) -> TrialEnv:
-        return family(self.env).make_env(self.task, num_trials or self.trials_per_update)
-
-    def make_signals(self) -> list[TrainingSignal]:
-        return make_signals(self.signals, self.gamma)
-
-    @property
-    def log_columns(self) -> tuple[str, ...]:
-        return LOG_COLUMNS + tuple(c for s in self.make_signals() for c in s.log_columns)
-
-
-def parse_overrides(items: list[str]) -> dict[str, Any]:
-    """``--set`` items -> field values: ``["hidden_size=256", "bptt_length=none"]`` ->
-    ``{"hidden_size": 256, "bptt_length": None}`` (`runs.parse_settings`)."""
-    return parse_settings(items, TrainConfig)
+#: ``--set FIELD=VALUE`` items -> field values (`runs.RunConfig.parse_overrides`)
+parse_overrides = TrainConfig.parse_overrides
 
 
 # --------------------------------------------------------------------------------------------
@@ -159,6 +116,7 @@ class TrialBatch:
     segment_h0: torch.Tensor   # (S, B, H) hidden state at the start of each BPTT segment
     valid: torch.Tensor        # (T, B) 1.0 on a trial's own steps, 0.0 after it ended (the maze's
                                # trials differ in length; a finished row waits for the others)
+    episodes: torch.Tensor | None = None  # (T, B) long: which episode of its trial step t is in
     signal_data: list[dict[str, torch.Tensor]] = field(default_factory=list)  # per signal
 
 
@@ -178,8 +136,8 @@ def collect_trials(model: RecurrentActorCritic, env: TrialEnv, env_seed: int,
         signal.start(env)
     device = model.device
     h = model.initial_hidden(env.num_envs)
-    steps: dict[str, list[torch.Tensor]] = {k: [] for k in
-                                            ("x", "a", "logp", "v", "r", "done", "ent", "h0", "valid")}
+    steps: dict[str, list[torch.Tensor]] = {k: [] for k in ("x", "a", "logp", "v", "r", "done",
+                                                             "ent", "h0", "valid", "episode")}
     terminated = np.zeros(env.num_envs, dtype=bool)
     with torch.no_grad():
         while not terminated.all():
@@ -193,6 +151,7 @@ def collect_trials(model: RecurrentActorCritic, env: TrialEnv, env_seed: int,
             action_cpu = torch.multinomial(log_probs.exp().cpu(), 1, generator=generator).squeeze(-1)
             action = action_cpu.to(device)
             steps["valid"].append(torch.from_numpy((~terminated).astype(np.float32)).to(device))
+            steps["episode"].append(torch.from_numpy(env.episode_index.copy()).to(device))
             for signal in signals:
                 signal.before_step(env, ~terminated)
             x_np, reward, terminated, truncated, info = env.step(action_cpu.numpy())
@@ -208,7 +167,7 @@ def collect_trials(model: RecurrentActorCritic, env: TrialEnv, env_seed: int,
     if segment_length is None:
         steps["h0"].append(model.initial_hidden(env.num_envs))
     return TrialBatch(*(torch.stack(steps[k]) for k in
-                        ("x", "a", "logp", "v", "r", "done", "ent", "h0", "valid")),
+                        ("x", "a", "logp", "v", "r", "done", "ent", "h0", "valid", "episode")),
                       signal_data=[signal.recorded(device) for signal in signals])
 
 
@@ -285,7 +244,7 @@ def ppo_update(model: RecurrentActorCritic, optimizer: torch.optim.Optimizer, ba
     x, actions, old_logp, adv, ret, mask = (to_segments(t, length) for t in (
         batch.x, batch.actions, batch.logprobs, advantages, returns, batch.valid))
     signal_data = [{k: to_segments(t, length) for k, t in data.items()} for data in batch.signal_data]
-    h0 = batch.segment_h0.reshape(-1, model.hidden_size)         # (S·B, H), same column order
+    h0 = batch.segment_h0.reshape(-1, model.state_size)          # (S·B, H), same column order
     # A segment wholly after its trial's end adds nothing to any loss (the maze's trials
     # differ in length, so these are often over half the columns): skip them.
     own_columns = mask.sum(0) > 0
@@ -296,15 +255,17 @@ def ppo_update(model: RecurrentActorCritic, optimizer: torch.optim.Optimizer, ba
         signal_data = [{k: t[:, own_columns] for k, t in data.items()} for data in signal_data]
     columns = x.shape[1]
 
+    parts = (config.minibatches if config.minibatch_size is None
+             else math.ceil(columns / config.minibatch_size))
     stats = {"value_loss": 0.0, "approx_kl": 0.0, "clip_frac": 0.0}
-    count = 0
+    count, within_trust_region = 0, True
     model.train()
     for _ in range(config.ppo_epochs):
         order = rng.permutation(columns)
-        for cols in np.array_split(order, min(config.minibatches, columns)):
+        for cols in np.array_split(order, min(parts, columns)):
             cols = torch.from_numpy(cols).to(x.device)
             hidden, _ = model.hidden_sequence(x[:, cols], h0[cols])
-            logits, values = model.policy_head(hidden), model.value_head(hidden).squeeze(-1)
+            logits, values = model.heads(hidden)
             log_probs = torch.log_softmax(logits, dim=-1)
             new_logp = log_probs.gather(-1, actions[:, cols, None]).squeeze(-1)
             entropy = -(log_probs.exp() * log_probs).sum(-1)
@@ -329,24 +290,39 @@ def ppo_update(model: RecurrentActorCritic, optimizer: torch.optim.Optimizer, ba
                     for name, value in term[1].items():
                         stats[name] = stats.get(name, 0.0) + value
 
+            with torch.no_grad():   # KL(old‖new) ≈ E[(r − 1) − log r], before this step
+                approx_kl = masked_mean((ratio - 1) - log_ratio).item()
+            if config.target_kl is not None and count and approx_kl > 1.5 * config.target_kl:
+                within_trust_region = False     # the policy moved far enough: stop the update
+                break
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
             optimizer.step()
 
-            with torch.no_grad():   # diagnostics: KL(old‖new) ≈ E[(r − 1) − log r]
-                stats["approx_kl"] += masked_mean((ratio - 1) - log_ratio).item()
+            with torch.no_grad():
+                stats["approx_kl"] += approx_kl
                 stats["clip_frac"] += masked_mean(
                     ((ratio - 1).abs() > config.clip_coef).float()).item()
                 stats["value_loss"] += value_loss.item()
             count += 1
+        if not within_trust_region:
+            break
     model.eval()
-    return {k: v / count for k, v in stats.items()}
+    return {**{k: v / max(count, 1) for k, v in stats.items()}, "adam_steps": count}
 
 
 # --------------------------------------------------------------------------------------------
 # The training loop
 # --------------------------------------------------------------------------------------------
+
+def episode_returns(batch: TrialBatch) -> tuple[float, float]:
+    """Mean return of the trials' first and of their last episodes: a learner that uses its
+    memory earns more in the last (the diagnostic that the total hides)."""
+    own, episodes = batch.rewards * batch.valid, batch.episodes
+    last = (episodes * batch.valid.long()).amax(0, keepdim=True)
+    return float((own * (episodes == 0)).sum(0).mean()), float((own * (episodes == last)).sum(0).mean())
+
 
 def env_seed(seed: int, update: int) -> int:
     """The environment seed of update ``update``: resuming needs nothing but the counter."""
@@ -365,7 +341,9 @@ def schedule(config: TrainConfig, update: int, elapsed: float) -> tuple[float, f
     else:
         progress = min(1.0, update / config.schedule_updates)
     lr = config.learning_rate * (1.0 - progress * (1.0 - config.lr_final_fraction))
-    entropy = config.entropy_coef + progress * (config.entropy_coef_final - config.entropy_coef)
+    hold = config.entropy_hold       # the bonus stays put for this share of the schedule
+    decay = progress if hold == 0 else max(0.0, progress - hold) / (1.0 - hold)
+    entropy = config.entropy_coef + decay * (config.entropy_coef_final - config.entropy_coef)
     return lr, entropy, progress
 
 
@@ -376,7 +354,9 @@ def fresh_state(config: TrainConfig, warm: bool = True) -> RunState:
         torch.manual_seed(config.seed)
         model = RecurrentActorCritic(fam.observation_size(config.task), fam.num_actions(config.task),
                                      config.hidden_size, encoder=fam.make_encoder(config.task),
-                                     aux_size=sum(s.head_size for s in signals))
+                                     aux_size=sum(s.head_size for s in signals), cell=config.cell,
+                                     update_gate_bias=config.update_gate_bias,
+                                     value_network=config.value_network)
     model.to(config.device)    # initialised on the CPU: the same first weights on any device
     if warm and config.init_from is not None:
         warm_start(model, Path(config.init_from))
@@ -456,8 +436,10 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, resume: bool = False,
                 state.trials_seen += env.num_envs
                 state.wall_seconds = elapsed()
                 state.last_return = float(batch.rewards.sum(0).mean())
+                first, last = episode_returns(batch)
                 log.append({"update": state.update, "trials_seen": state.trials_seen,
-                            "mean_return": state.last_return,
+                            "mean_return": state.last_return, "first_episode_return": first,
+                            "last_episode_return": last,
                             "entropy": float(batch.entropy.mean()), **stats,
                             "wall_seconds": state.wall_seconds})
                 bar.update(1)

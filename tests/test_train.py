@@ -87,11 +87,27 @@ def test_resume_drops_rows_after_the_checkpoint_and_a_truncated_last_line(tmp_pa
     log = out / "log.csv"
     lines = log.read_text().splitlines()
     # pretend the run logged update 3, then crashed in the middle of writing update 4's row
-    log.write_text("\n".join(lines + ["3,48,1.0,1.0,0.1,0.0,0.0,9.0", "4,64,1.2"]))
+    row_3 = ",".join(["3", "48"] + ["1.0"] * (len(lines[0].split(",")) - 2))
+    log.write_text("\n".join(lines + [row_3, "4,64,1.2"]))
     train(tiny(updates=3), out, resume=True, progress=False)
     assert "truncated last line" in capsys.readouterr().err
     assert list(read_log(log)["update"]) == [1, 2, 3]
     assert read_log(log)["mean_return"][2] != 1.0          # update 3 was redone, not kept
+
+
+def test_a_log_from_before_new_columns_is_carried_over_on_resume(tmp_path, capsys):
+    out = tmp_path / "run"
+    train(tiny(updates=2), out, progress=False)
+    log = out / "log.csv"
+    header, *rows = log.read_text().splitlines()
+    old = [c for c in header.split(",") if c not in ("first_episode_return", "adam_steps")]
+    keep = [header.split(",").index(c) for c in old]
+    log.write_text("\n".join([",".join(old)] + [",".join(r.split(",")[i] for i in keep) for r in rows]) + "\n")
+    train(tiny(updates=3), out, resume=True, progress=False)
+    assert "columns the log did not have" in capsys.readouterr().err
+    columns = read_log(log)
+    assert list(columns["update"]) == [1, 2, 3] and np.isnan(columns["adam_steps"][:2]).all()
+    assert columns["adam_steps"][2] > 0
 
 
 def test_a_malformed_log_is_refused_on_resume(tmp_path):

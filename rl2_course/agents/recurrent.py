@@ -29,6 +29,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from rl2_course.agents.cells import init_gru, make_cell, run_cell, update_gates
 from rl2_course.envs.trial import TrialInputLayout
 
 
@@ -127,38 +128,55 @@ def build_encoder(spec: dict[str, Any]) -> ObservationEncoder:
 # The network
 # --------------------------------------------------------------------------------------------
 
-class RecurrentActorCritic(nn.Module):
-    """φ → GRU → policy logits and value, over RL² inputs x = [obs | a | r | d].
+#: ``value_network``: the value reads the policy's memory, or has a core of its own
+VALUE_NETWORKS = ("shared", "separate")
+#: the memory options and their defaults (the course's first network); a spec names the others
+MEMORY_DEFAULTS = {"cell": "gru", "update_gate_bias": 0.0, "value_network": "shared"}
 
-    Shapes: one step takes x (B, D) and h (B, H); a whole trial takes x (T, B, D) and h0 (B, H).
+class RecurrentActorCritic(nn.Module):
+    """φ → recurrent core → policy logits and value, over RL² inputs x = [obs | a | r | d].
+
+    Shapes: one step takes x (B, D) and h (B, S); a whole trial takes x (T, B, D) and h0 (B, S),
+    where S = `state_size`: the core's H units, or 2H with a separate value network.
+
+    Memory options (`agents.cells`): ``cell`` "gru" (torch's fused GRU) or "lngru" (layer
+    norm, ReLU candidate); ``update_gate_bias`` starts every update gate holding;
+    ``value_network="separate"`` gives the value its own core (the paper's first author and
+    pytorch_rl2 do so), so the value loss's gradients never reach the policy's memory.
     """
 
     def __init__(self, observation_size: int, num_actions: int, hidden_size: int = 128,
-                 encoder: ObservationEncoder | None = None, aux_size: int = 0) -> None:
+                 encoder: ObservationEncoder | None = None, aux_size: int = 0, *,
+                 cell: str = "gru", update_gate_bias: float = 0.0,
+                 value_network: str = "shared") -> None:
         super().__init__()
+        if value_network not in VALUE_NETWORKS:
+            raise ValueError(f"unknown value network {value_network!r}; known: {', '.join(VALUE_NETWORKS)}")
         self.layout = TrialInputLayout(int(observation_size), int(num_actions))
         self.hidden_size = int(hidden_size)
+        self.cell, self.update_gate_bias = cell, float(update_gate_bias)
+        self.value_network = value_network
         self.encoder = encoder if encoder is not None else IdentityEncoder(observation_size)
-        # GRU input: φ(obs) followed by the untouched [one_hot(a_{t-1}) | r_{t-1} | d_{t-1}].
-        gru_input = self.encoder.output_size + self.layout.num_actions + 2
-        self.gru = nn.GRU(gru_input, self.hidden_size)
+        # core input: φ(obs) followed by the untouched [one_hot(a_{t-1}) | r_{t-1} | d_{t-1}].
+        core_input = self.encoder.output_size + self.layout.num_actions + 2
+        self.gru = make_cell(cell, core_input, self.hidden_size, self.update_gate_bias)
         self.policy_head = nn.Linear(self.hidden_size, self.layout.num_actions)
         self.value_head = nn.Linear(self.hidden_size, 1)
         # Optional auxiliary head (UNREAL / Mirowski et al. 2017 style): predicts ``aux_size``
-        # numbers from h_t, trained by a supervised loss beside PPO (`TrainConfig.aux_coef`).
+        # numbers from h_t, trained by a supervised loss beside PPO (`rl2_course.signals`).
         # Acting never reads it; it only shapes what the memory keeps.
         self.aux_size = int(aux_size)
         self.aux_head = nn.Linear(self.hidden_size, self.aux_size) if self.aux_size else None
+        self.value_gru = (make_cell(cell, core_input, self.hidden_size, self.update_gate_bias)
+                          if value_network == "separate" else None)
         self._init_weights()
 
     def _init_weights(self) -> None:
-        # CleanRL's choices: orthogonal recurrent weights, zero biases, a tiny policy head so
-        # the first policy is (almost) uniform, a unit-scale value head.
-        for name, param in self.gru.named_parameters():
-            if name.startswith("weight"):
-                nn.init.orthogonal_(param)
-            else:
-                nn.init.zeros_(param)
+        # CleanRL's choices: orthogonal recurrent weights, zero biases (`cells.init_gru`), a
+        # tiny policy head so the first policy is (almost) uniform, a unit-scale value head.
+        for core in (self.gru, self.value_gru):
+            if isinstance(core, nn.GRU):
+                init_gru(core, self.update_gate_bias)
         nn.init.orthogonal_(self.policy_head.weight, gain=0.01)
         nn.init.zeros_(self.policy_head.bias)
         nn.init.orthogonal_(self.value_head.weight, gain=1.0)
@@ -174,13 +192,22 @@ class RecurrentActorCritic(nn.Module):
     def num_actions(self) -> int:
         return self.layout.num_actions
 
+    @property
+    def state_size(self) -> int:
+        """Numbers in the recurrent state: H, or 2H with a separate value network."""
+        return self.hidden_size * (2 if self.value_gru is not None else 1)
+
     def spec(self) -> dict[str, Any]:
-        """Plain data that rebuilds this architecture (the weights travel separately)."""
+        """Plain data that rebuilds this architecture (the weights travel separately). Options
+        at their defaults are left out, so the first checkpoints' specs still match."""
         spec = {"class": "RecurrentActorCritic", "observation_size": self.layout.observation_size,
                 "num_actions": self.layout.num_actions, "hidden_size": self.hidden_size,
                 "encoder": self.encoder.spec()}
-        if self.aux_size:           # absent when 0, so older checkpoints' specs still match
+        if self.aux_size:
             spec["aux_size"] = self.aux_size
+        for name, default in MEMORY_DEFAULTS.items():
+            if getattr(self, name) != default:
+                spec[name] = getattr(self, name)
         return spec
 
     @classmethod
@@ -188,11 +215,12 @@ class RecurrentActorCritic(nn.Module):
         if spec.get("class") != "RecurrentActorCritic":
             raise ValueError(f"not a RecurrentActorCritic spec: {spec.get('class')!r}")
         return cls(spec["observation_size"], spec["num_actions"], spec["hidden_size"],
-                   encoder=build_encoder(spec["encoder"]), aux_size=spec.get("aux_size", 0))
+                   encoder=build_encoder(spec["encoder"]), aux_size=spec.get("aux_size", 0),
+                   **{name: spec.get(name, default) for name, default in MEMORY_DEFAULTS.items()})
 
     def initial_hidden(self, batch: int) -> torch.Tensor:
         """h_0 = 0 for ``batch`` fresh trials (the only place RL² ever clears the memory)."""
-        return torch.zeros(batch, self.hidden_size, device=self.device)
+        return torch.zeros(batch, self.state_size, device=self.device)
 
     @property
     def device(self) -> torch.device:
@@ -218,14 +246,35 @@ class RecurrentActorCritic(nn.Module):
         to loop step by step; RL² must remember the previous episodes, that is the point.
         """
         outputs, h_last = self.hidden_sequence(x, h0)
-        return self.policy_head(outputs), self.value_head(outputs).squeeze(-1), h_last
+        return (*self.heads(outputs), h_last)
 
     def hidden_sequence(self, x: torch.Tensor, h0: torch.Tensor
                         ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The GRU alone: x (T, B, D), h0 (B, H) -> every h_t (T, B, H) and h_T (B, H), for
-        callers that apply several heads to the same states (the trainer's auxiliary loss)."""
-        outputs, h_last = self.gru(self._gru_inputs(x), h0.unsqueeze(0).contiguous())
-        return outputs, h_last.squeeze(0)
+        """The memory alone: x (T, B, D), h0 (B, S) -> every state (T, B, S) and the last (B, S),
+        for callers that apply several heads to the same states (the trainer's signals)."""
+        inputs = self._gru_inputs(x)
+        if self.value_gru is None:
+            return run_cell(self.gru, inputs, h0)
+        H = self.hidden_size
+        policy_states, policy_last = run_cell(self.gru, inputs, h0[:, :H])
+        value_states, value_last = run_cell(self.value_gru, inputs, h0[:, H:])
+        return (torch.cat([policy_states, value_states], -1),
+                torch.cat([policy_last, value_last], -1))
+
+    def policy_memory(self, states: torch.Tensor) -> torch.Tensor:
+        """The policy's part of the recurrent states (all of them without a value network)."""
+        return states[..., :self.hidden_size]
+
+    def heads(self, states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Policy logits (..., A) and values (...) of recurrent states (..., S)."""
+        if self.value_gru is None:
+            return self.policy_head(states), self.value_head(states).squeeze(-1)
+        H = self.hidden_size
+        return self.policy_head(states[..., :H]), self.value_head(states[..., H:]).squeeze(-1)
+
+    def update_gates(self, x: torch.Tensor, h0: torch.Tensor) -> torch.Tensor:
+        """The policy core's update gates z_t (T, B, H) over x (T, B, D) from h0 (B, S)."""
+        return update_gates(self.gru, self._gru_inputs(x), h0[:, :self.hidden_size])
 
     def step(self, x: torch.Tensor, h: torch.Tensor
              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

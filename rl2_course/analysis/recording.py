@@ -98,7 +98,7 @@ def replay(model: RecurrentActorCritic, x: np.ndarray) -> tuple[np.ndarray, np.n
             hidden.append(h.cpu())
             logits.append(step_logits.cpu())
     if not hidden:
-        return np.zeros((0, x.shape[1], model.hidden_size)), np.zeros((0, x.shape[1], model.num_actions))
+        return np.zeros((0, x.shape[1], model.state_size)), np.zeros((0, x.shape[1], model.num_actions))
     return torch.stack(hidden).numpy(), torch.stack(logits).numpy()
 
 

@@ -106,7 +106,7 @@ class MazeTrialStepper(TrialStepperWidget):
     """Step ``policy`` through one trial (2 episodes) in a random maze of ``size``.
 
     The maze, the target, both starts and all the luck come from ``seed``. ``time_limit``
-    caps each episode (default: the size's, `settings.MAZE_SETTINGS`; a small one makes short
+    caps each episode (default: the size's, `envs.maze.MAZE_SIZES`; a small one makes short
     trials for tests). ``walls`` is the wall scheme (default: the size's own; "districts" for an
     agent trained on district walls). ``compare`` names maze agents (or gives ready policies) played on the same
     maze, each in its own Doom process; none by default. Call `close` to end the processes.
