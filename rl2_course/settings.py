@@ -27,6 +27,7 @@ Why the numbers look the way they do (measured with one torch thread on a shared
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -153,6 +154,13 @@ def pretrained_mdp_checkpoint(episodes: int) -> Path:
     return assets_dir() / "checkpoints" / f"mdp-n{int(episodes)}.pt"
 
 
+#: the MDP recipe of issue 26 (benchmarks/rl2_recipe_study.py compares it with the first one):
+#: minibatches of 32 trials (or BPTT segments) with an approx-KL stop, 2.5 times the Adam
+#: steps per sample of 4 × 4 minibatches at 320 trials; update gates that start holding (σ(2)
+#: = 88 % a step); the entropy bonus held for 80 % of the schedule
+MDP_RECIPE = dict(minibatch_size=32, target_kl=0.02, update_gate_bias=2.0, entropy_hold=0.8)
+
+
 def mdp_setting(episodes: int) -> TrainingSetting:
     """RL² training defaults for the paper's random MDPs with n = ``episodes`` episodes per trial.
 
@@ -160,12 +168,14 @@ def mdp_setting(episodes: int) -> TrainingSetting:
     so the rules are those of a bandit trial of that length: about 32k steps per update, γ = 0.99
     (rewards arrive every step, and a policy that plans ~100 steps ahead covers ten episodes),
     whole-trial backprop up to 100 steps and 50-step truncated BPTT beyond, and rewards scaled
-    by 0.1 (a step pays about 1 on average, up to 3 or more) so value targets stay O(1).
+    by 0.1 (a step pays about 1 on average, up to 3 or more) so value targets stay O(1); and
+    `MDP_RECIPE`'s memory and optimiser settings.
     """
     steps = int(episodes) * MDP_HORIZON
-    return _row(MDP_ACTIONS, int(episodes), hidden=128,
-                trials=int(min(1000, max(64, 32_000 // steps))), lr=3e-3, gamma=0.99, lam=0.9,
-                updates=500, bptt=None if steps <= 100 else 50, reward_scale=0.1)
+    row = _row(MDP_ACTIONS, int(episodes), hidden=128,
+               trials=int(min(1000, max(64, 32_000 // steps))), lr=3e-3, gamma=0.99, lam=0.9,
+               updates=500, bptt=None if steps <= 100 else 50, reward_scale=0.1)
+    return dataclasses.replace(row, **MDP_RECIPE)
 
 
 # -- the visual maze (Table 3): sizes, time limits and wall schemes are the env's (envs.maze) --

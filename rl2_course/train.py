@@ -352,9 +352,10 @@ def fresh_state(config: TrainConfig, warm: bool = True) -> RunState:
     fam, signals = family(config.env), config.make_signals()
     with torch.random.fork_rng(devices=[]):     # seed the initial weights, leave global RNG be
         torch.manual_seed(config.seed)
+        # φ, then the GRU and the heads (the signals' auxiliary head, if any), in this order
         model = RecurrentActorCritic(fam.observation_size(config.task), fam.num_actions(config.task),
-                                     config.hidden_size, encoder=fam.make_encoder(config.task),
-                                     aux_size=sum(s.head_size for s in signals), cell=config.cell,
+                                     config.hidden_size, fam.make_encoder(config.task),
+                                     sum(s.head_size for s in signals), cell=config.cell,
                                      update_gate_bias=config.update_gate_bias,
                                      value_network=config.value_network)
     model.to(config.device)    # initialised on the CPU: the same first weights on any device

@@ -38,7 +38,10 @@ TRAINING_RUNS: dict[str, list[str]] = {
                       "--updates", "3", "--set", "trials_per_update=64"],
     "mdp-n25-bptt": ["train", "mdp", "--episodes", "25", "--seed", "4", "--updates", "2",
                      "--set", "trials_per_update=16", "--set", "bptt_length=40",
-                     "--set", "hidden_size=32"],
+                     "--set", "hidden_size=32",
+                     # the MDP recipe as it was recorded (settings.MDP_RECIPE came later)
+                     "--set", "minibatch_size=none", "--set", "target_kl=none",
+                     "--set", "update_gate_bias=0", "--set", "entropy_hold=0"],
     "maze-small": ["train", "maze", "--size", "small", "--seed", "5", "--updates", "2",
                    "--set", "trials_per_update=2", "--set", "time_limit=25",
                    "--set", "hidden_size=16", "--set", "minibatches=2"],
