@@ -10,6 +10,21 @@ import argparse
 from typing import Any, Callable
 
 
+#: seeds are what numpy's SeedSequence and torch's generators both take without complaint
+SEED_LIMIT = 2 ** 32
+
+
+def seed(text: str) -> int:
+    """A seed: an integer in [0, 2³²)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a seed is a whole number, got {text!r}") from None
+    if not 0 <= value < SEED_LIMIT:
+        raise argparse.ArgumentTypeError(f"a seed lies in [0, 2**32), got {text}")
+    return value
+
+
 def agent_names(text: str) -> list[str]:
     """'rl2,greedy' -> ['rl2', 'greedy'] (at least one name)."""
     names = [a.strip() for a in text.split(",") if a.strip()]
@@ -64,4 +79,5 @@ def _comma_list(text: str, what: str, convert: Callable[[str], Any]) -> list:
     return values
 
 
-__all__ = ["agent_names", "beta_priors", "int_list", "int_or_none_list", "name_list"]
+__all__ = ["SEED_LIMIT", "agent_names", "beta_priors", "int_list", "int_or_none_list", "name_list",
+           "seed"]

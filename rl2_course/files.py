@@ -1,4 +1,6 @@
-"""Atomic file writes: a crash or Ctrl-C mid-write leaves the old file, never half a new one.
+"""Files the package writes: atomic writes, and JSON that strict readers accept.
+
+A crash or Ctrl-C mid-write leaves the old file, never half a new one.
 
 One helper for the whole package (checkpoints, training logs, result tables, tuned tables):
 write a temporary file in the same directory, flush it to disk, then ``os.replace`` it over the
@@ -7,10 +9,11 @@ target (atomic on POSIX and Windows), and make the rename itself durable.
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import Any, BinaryIO, Callable
 
 
 def default_file_mode() -> int:
@@ -43,6 +46,17 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     return atomic_write(path, lambda f: f.write(text.encode("utf-8")))
 
 
+def json_safe(value: Any) -> Any:
+    """``value`` with every NaN float as None: strict JSON (RFC 8259) has no NaN."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
+
 def _fsync_dir(directory: Path) -> None:
     """Make the rename itself durable (POSIX); a no-op where directories cannot be opened."""
     try:
@@ -57,4 +71,4 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-__all__ = ["atomic_write", "atomic_write_text", "default_file_mode"]
+__all__ = ["atomic_write", "atomic_write_text", "default_file_mode", "json_safe"]

@@ -27,7 +27,7 @@ from rl2_course import paper
 from rl2_course.errors import UsageError, writable_directory
 from rl2_course.evaluate import Evaluation, evaluate_bandit, make_bandit_agent
 from rl2_course.evaluate_maze import MazeEvaluation, MazeMetrics, evaluate_maze, make_maze_agent
-from rl2_course.files import atomic_write_text
+from rl2_course.files import atomic_write_text, json_safe
 from rl2_course.settings import MAZE_SETTINGS
 
 #: the paper's grid, in its row order (n, k)
@@ -259,19 +259,8 @@ def table3_markdown(rows: list[MazeTableRow]) -> str:
     return "\n".join(lines)
 
 
-def _json_safe(value):
-    """nan (no successful episode) as null: strict JSON has no NaN."""
-    if isinstance(value, float) and np.isnan(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    return value
-
-
 def table3_json(rows: list[MazeTableRow], seed: int) -> dict:
-    return {"table": "table3", "seed": seed, "rows": [_json_safe(
+    return {"table": "table3", "seed": seed, "rows": [json_safe(
         {"size": r.size, "cells": MAZE_SETTINGS[r.size].cells,
          "time_limit": MAZE_SETTINGS[r.size].time_limit, "trials": r.evaluation.trials,
          "results": r.evaluation.to_json()["results"],

@@ -6,18 +6,23 @@
   `warm_start`: copying only the weights of another run;
 * `task_config`, `check_config`, `parse_settings`: a run's settings from the defaults table,
   checked, and from ``--set FIELD=VALUE``;
-* `deterministic_torch` (from `rl2_course.threads`): the same numbers on every CPU run.
+* `run_lock` and `GracefulStop`: one run per ``--out`` at a time, and Ctrl-C or SIGTERM that
+  finish the update under way and save it, so ``--resume`` loses nothing.
 """
 
 from __future__ import annotations
 
 import csv
 import dataclasses
+import math
 import os
+import signal
 import sys
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
@@ -125,8 +130,23 @@ def check_config(config: Any) -> None:
         raise UsageError("give either --updates or --minutes, not both")
     if config.updates is not None and config.updates < 1:
         raise UsageError(f"--updates must be at least 1, got {config.updates}")
-    if config.minutes is not None and not config.minutes > 0:
-        raise UsageError(f"--minutes must be positive, got {config.minutes}")
+    if config.minutes is not None and not 0 < config.minutes < math.inf:
+        raise UsageError(f"--minutes must be positive and finite, got {config.minutes}")
+    # values torch would take and then train on silently wrongly (or not at all)
+    for name, low, low_allowed in (("learning_rate", 0.0, False), ("clip_coef", 0.0, False),
+                                   ("max_grad_norm", 0.0, False), ("reward_scale", 0.0, False),
+                                   ("value_coef", 0.0, True), ("entropy_coef", 0.0, True),
+                                   ("entropy_coef_final", 0.0, True)):
+        value = getattr(config, name)
+        if not (math.isfinite(value) and (value >= low if low_allowed else value > low)):
+            raise UsageError(f"{name} must be a finite number {'≥' if low_allowed else '>'} {low:g}, "
+                             f"got {value}")
+    if not 0.0 <= config.lr_final_fraction <= 1.0:
+        raise UsageError(f"lr_final_fraction is a share of the learning rate in [0, 1], "
+                         f"got {config.lr_final_fraction}")
+    if config.num_threads > (os.cpu_count() or 1):
+        raise UsageError(f"num_threads={config.num_threads} is more than this machine's "
+                         f"{os.cpu_count()} CPUs")
     for name in ("hidden_size", "trials_per_update", "ppo_epochs", "minibatches",
                  "schedule_updates", "num_threads", "checkpoint_every"):
         if getattr(config, name) < 1:
@@ -254,6 +274,62 @@ def warm_start(model: RecurrentActorCritic, path: Path) -> None:
         model.load_state_dict(shared, strict=False)
 
 
+# -- one run per directory, and stopping without losing work ------------------------------------
+
+@contextmanager
+def run_lock(out: Path) -> Iterator[None]:
+    """Hold ``out/.lock`` while a run trains there: a second run on the same ``--out`` is
+    refused in one line instead of writing its checkpoint beside the first run's log. Leftover
+    temporary files of an interrupted save (`files.atomic_write`) are removed once it is ours."""
+    import fcntl
+
+    with open(out / ".lock", "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UsageError(f"{out} is being trained by another process; wait for it, or "
+                             f"choose another --out") from None
+        for stale in out.glob(".*.tmp"):
+            stale.unlink(missing_ok=True)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class GracefulStop:
+    """Ctrl-C or SIGTERM during training: finish the update under way, save it, then stop.
+
+    The first signal only sets ``requested``; the training loop checks it between updates,
+    saves the run at the last completed update and raises `KeyboardInterrupt`. A second
+    signal interrupts at once (the last saved checkpoint stands). Signal handlers live in the
+    main thread only; elsewhere this does nothing.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: dict[int, Any] = {}
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        print("\nstopping after this update, which will be saved (interrupt again to stop at once)",
+              file=sys.stderr, flush=True)
+
+    def __enter__(self) -> GracefulStop:
+        if threading.current_thread() is threading.main_thread():
+            for sig in self.SIGNALS:
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for sig, previous in self._previous.items():
+            signal.signal(sig, previous)
+
+
 # -- the CSV log --------------------------------------------------------------------------------
 
 class TrainingLog:
@@ -325,6 +401,6 @@ def _fmt(value: float) -> str:
     return str(value) if isinstance(value, int) else f"{value:.6g}"
 
 
-__all__ = ["CHECKPOINT_NAME", "LOG_COLUMNS", "LOG_NAME", "RunConfig", "RunState", "TrainingLog", "check_config",
-           "parse_settings", "read_log", "restore_run", "save_run", "task_config",
+__all__ = ["CHECKPOINT_NAME", "GracefulStop", "LOG_COLUMNS", "LOG_NAME", "RunConfig", "RunState", "TrainingLog", "check_config",
+           "parse_settings", "read_log", "restore_run", "run_lock", "save_run", "task_config",
            "warm_start"]

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,8 +36,9 @@ from rl2_course.agents.recurrent import RecurrentActorCritic
 from rl2_course.envs import TrialEnv
 from rl2_course.errors import UsageError, writable_directory
 from rl2_course.families import family
-from rl2_course.runs import (CHECKPOINT_NAME, LOG_COLUMNS, LOG_NAME, RunConfig, RunState,
-                             TrainingLog, read_log, restore_run, save_run, warm_start)
+from rl2_course.runs import (CHECKPOINT_NAME, LOG_COLUMNS, LOG_NAME, GracefulStop, RunConfig,
+                             RunState, TrainingLog, read_log, restore_run, run_lock, save_run,
+                             warm_start)
 from rl2_course.threads import deterministic_torch
 from rl2_course.signals import TrainingSignal
 
@@ -395,29 +397,36 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, resume: bool = False,
         raise UsageError(f"--resume: no checkpoint at {Path(out_dir) / CHECKPOINT_NAME} "
                          f"to resume from")
     out = writable_directory(out_dir, "--out")
+    with run_lock(out), deterministic_torch(config.num_threads, config.device):
+        state = _train(config, out, resume, progress)
+    return TrainResult(state.model, config, state.update, state.trials_seen, state.wall_seconds,
+                       state.last_return, out / CHECKPOINT_NAME, out / LOG_NAME)
+
+
+def _train(config: TrainConfig, out: Path, resume: bool, progress: bool) -> RunState:
+    """The training loop of `train`, in its locked ``out`` directory."""
     ckpt_path, log_path = out / CHECKPOINT_NAME, out / LOG_NAME
     if not resume and ckpt_path.exists():
         raise UsageError(f"{ckpt_path} already exists; pass --resume to continue that run, "
                          f"or choose another --out")
     target, signals = config.budget_updates(), config.make_signals()
+    state = (restore_run(ckpt_path, config, config.env_spec(), TrainConfig.BUDGET_FIELDS,
+                         lambda: fresh_state(config, warm=False))
+             if resume else fresh_state(config))
+    log = TrainingLog(log_path, resume_after=state.update if resume else None,
+                      columns=config.log_columns)
+    env = config.make_env()
+    started, wall_before = time.perf_counter(), state.wall_seconds
+    saved_at = state.update if resume else -1
 
-    with deterministic_torch(config.num_threads, config.device):
-        state = (restore_run(ckpt_path, config, config.env_spec(), TrainConfig.BUDGET_FIELDS,
-                             lambda: fresh_state(config, warm=False))
-                 if resume else fresh_state(config))
-        log = TrainingLog(log_path, resume_after=state.update if resume else None,
-                          columns=config.log_columns)
-        env = config.make_env()
-        started, wall_before = time.perf_counter(), state.wall_seconds
-        saved_at = state.update if resume else -1
+    def elapsed() -> float:
+        return wall_before + time.perf_counter() - started
 
-        def elapsed() -> float:
-            return wall_before + time.perf_counter() - started
-
-        bar = tqdm(total=target, initial=state.update, disable=not progress, unit="update",
-                   desc=f"RL² {family(config.env).describe(config.task)}", dynamic_ncols=True)
-        try:
-            while True:
+    bar = tqdm(total=target, initial=state.update, disable=not progress, unit="update",
+               desc=f"RL² {family(config.env).describe(config.task)}", dynamic_ncols=True)
+    try:
+        with GracefulStop() as stop:
+            while not stop.requested:
                 if target is not None and state.update >= target:
                     break
                 if config.minutes is not None and elapsed() >= 60.0 * config.minutes:
@@ -449,14 +458,17 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, resume: bool = False,
                 if state.update % config.checkpoint_every == 0:
                     save_run(ckpt_path, state, config, config.env_spec())
                     saved_at = state.update
-        finally:
-            bar.close()
-            log.close()
-            env.close()                  # the maze's Doom processes end here, even on Ctrl-C
-        if saved_at != state.update:
-            save_run(ckpt_path, state, config, config.env_spec())
-    return TrainResult(state.model, config, state.update, state.trials_seen, state.wall_seconds,
-                       state.last_return, ckpt_path, log_path)
+    finally:
+        bar.close()
+        log.close()
+        env.close()                  # the maze's Doom processes end here, even on Ctrl-C
+    if saved_at != state.update:
+        save_run(ckpt_path, state, config, config.env_spec())
+    if stop.requested:
+        print(f"saved update {state.update} in {ckpt_path}; --resume continues the run",
+              file=sys.stderr)
+        raise KeyboardInterrupt
+    return state
 
 
 __all__ = ["LOG_COLUMNS", "TrainConfig", "TrainResult", "TrialBatch", "collect_trials",

@@ -11,6 +11,8 @@ import json
 
 import pytest
 
+from rl2_course.files import json_safe
+
 from fingerprints import (EVALUATIONS, RECORD, TRAINING_RUNS, evaluation_fingerprint,
                           training_fingerprint)
 
@@ -18,8 +20,9 @@ RECORDED = json.loads(RECORD.read_text())
 
 
 def _same(a, b) -> bool:
-    # NaN (a length no episode reached) is equal to itself in JSON text, not as a float
-    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+    # NaN (a length no episode reached; recorded as NaN, printed as null since) is equal to
+    # itself in JSON text, not as a float
+    return json.dumps(json_safe(a), sort_keys=True) == json.dumps(json_safe(b), sort_keys=True)
 
 
 @pytest.mark.parametrize("name", sorted(TRAINING_RUNS))

@@ -22,6 +22,7 @@ import torch
 from rl2_course.agents import load_checkpoint
 from rl2_course.agents.checkpoint import save_checkpoint
 from rl2_course.envs.bandit import task_spec as bandit_env_spec
+from rl2_course.errors import UsageError
 from rl2_course.train import TrainConfig, read_log, train
 
 TINY = dict(trials_per_update=16, hidden_size=8, ppo_epochs=2, minibatches=2, schedule_updates=6)
@@ -237,3 +238,98 @@ def test_save_refuses_a_path_it_cannot_write_without_leaving_temporary_files(fil
     with pytest.raises(OSError):
         save_checkpoint(files["a_file"] / "x.pt", model, {"seed": 0}, bandit_env_spec(3, 5))
     assert not list(files["a_file"].parent.glob(".x.pt.*"))
+
+
+def _tiny_run(out, updates: int, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "rl2_course", "train", "bandit", "--arms", "3", "--episodes", "5",
+            "--updates", str(updates), "--set", "trials_per_update=16", "--set", "hidden_size=8",
+            "--set", "checkpoint_every=1000", "--out", str(out), "--quiet", *extra]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupted_run_saves_its_last_update_and_resumes_bit_for_bit(tmp_path, sig):
+    """Ctrl-C (or SIGTERM) finishes the update under way and saves it, although the next
+    scheduled save is 1,000 updates away; --resume then ends where an uninterrupted run does."""
+    out = tmp_path / "interrupted"
+    run = subprocess.Popen(_tiny_run(out, 100_000), stderr=subprocess.PIPE, text=True)
+    log = out / "log.csv"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and (not log.exists() or len(log.read_text().splitlines()) < 4):
+        time.sleep(0.1)
+    run.send_signal(sig)
+    _, err = run.communicate(timeout=120)
+    assert run.returncode == 130 and "--resume continues the run" in err
+    rows = len(read_log(log)["update"])
+    _, meta = load_checkpoint(out / "checkpoint.pt")
+    assert meta["extra"]["update"] == rows >= 3
+    target = rows + 2
+    subprocess.run(_tiny_run(out, target, "--resume"), check=True, capture_output=True, timeout=120)
+    subprocess.run(_tiny_run(tmp_path / "straight", target), check=True, capture_output=True, timeout=120)
+    resumed, _ = load_checkpoint(out / "checkpoint.pt")
+    straight, _ = load_checkpoint(tmp_path / "straight" / "checkpoint.pt")
+    for key, value in straight.state_dict().items():
+        assert torch.equal(value, resumed.state_dict()[key]), key
+    assert list(read_log(log)["update"]) == list(range(1, target + 1))
+
+
+def test_one_run_per_out_directory_and_stale_temporary_files_are_swept(tmp_path):
+    import fcntl
+
+    from rl2_course.runs import run_lock
+
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / ".checkpoint.pt.abc123.tmp").write_bytes(b"half a checkpoint")
+    with run_lock(out):
+        assert not (out / ".checkpoint.pt.abc123.tmp").exists()
+        with open(out / ".lock") as other:      # a second process would fail to take it
+            with pytest.raises(BlockingIOError):
+                fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(UsageError, match="being trained by another process"):
+            train(TrainConfig.for_bandit(3, 5, updates=1, trials_per_update=4, hidden_size=4), out,
+                  progress=False)
+
+
+def test_export_refuses_to_overwrite_its_source(tmp_path):
+    from rl2_course.cli import main
+
+    train(TrainConfig.for_bandit(3, 5, updates=1, trials_per_update=4, hidden_size=4), tmp_path,
+          progress=False)
+    source = tmp_path / "checkpoint.pt"
+    before = source.read_bytes()
+    assert main(["export", str(tmp_path), str(source)]) == 2
+    assert source.read_bytes() == before
+
+
+@pytest.mark.parametrize("args", [
+    ["train", "bandit", "--arms", "3", "--episodes", "5", "--set", "max_grad_norm=0"],
+    ["train", "bandit", "--arms", "3", "--episodes", "5", "--set", "reward_scale=0"],
+    ["train", "bandit", "--arms", "3", "--episodes", "5", "--set", "learning_rate=nan"],
+    ["train", "bandit", "--arms", "3", "--episodes", "5", "--set", "learning_rate=-1"],
+    ["train", "bandit", "--arms", "3", "--episodes", "5", "--set", "lr_final_fraction=-0.5"],
+    ["train", "bandit", "--arms", "3", "--episodes", "5", "--set", "clip_coef=-0.1"],
+    ["train", "bandit", "--arms", "3", "--episodes", "5", "--set", "entropy_coef=-1"],
+    ["train", "bandit", "--arms", "3", "--episodes", "5", "--set", "num_threads=100000"],
+    ["train", "bandit", "--arms", "3", "--episodes", "5", "--minutes", "inf"],
+    ["train", "bandit", "--arms", "3", "--episodes", "5", "--seed", "-1"],
+    ["evaluate", "bandit", "--arms", "3", "--episodes", "5", "--agents", "greedy", "--seed", "-1"],
+    ["evaluate", "mdp", "--episodes", "5", "--agents", "greedy", "--seed", str(2 ** 70)],
+    ["reproduce", "table1", "--seed", "x"],
+])
+def test_hyperparameters_and_seeds_torch_or_numpy_would_reject_are_one_line(tmp_path, args):
+    out = tmp_path / "run"
+    done = subprocess.run([sys.executable, "-m", "rl2_course", *args,
+                           *(["--out", str(out)] if args[0] == "train" else [])],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "Traceback" not in done.stderr and not out.exists()
+
+
+def test_json_output_is_strict_json():
+    """A maze metric over no successful episode is NaN inside; on stdout it is null."""
+    from rl2_course.files import json_safe
+
+    value = {"length": [float("nan"), 3.0], "nested": ({"x": float("nan")},)}
+    assert json.loads(json.dumps(json_safe(value), allow_nan=False)) == {"length": [None, 3.0],
+                                                                          "nested": [{"x": None}]}

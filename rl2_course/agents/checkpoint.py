@@ -135,7 +135,12 @@ _TRAINING_ONLY = ("optimizer", "rng")
 
 def export_checkpoint(source: str | os.PathLike, destination: str | os.PathLike) -> Path:
     """Copy a training checkpoint without its optimizer and RNG state (a small, release-ready
-    file that evaluates exactly like the original but can no longer be resumed)."""
+    file that evaluates exactly like the original but can no longer be resumed). Refuses to
+    write over ``source`` itself: the run could never be resumed again."""
+    destination = Path(destination)
+    if destination.exists() and destination.resolve() == Path(source).resolve():
+        raise UsageError(f"export would overwrite its source {source} with a copy that cannot "
+                         f"be resumed; give another destination")
     payload = read_checkpoint(source)
     model, metadata = load_checkpoint(source)
     extra = {k: v for k, v in (metadata["extra"] or {}).items() if k not in _TRAINING_ONLY}
