@@ -333,3 +333,40 @@ def test_json_output_is_strict_json():
     value = {"length": [float("nan"), 3.0], "nested": ({"x": float("nan")},)}
     assert json.loads(json.dumps(json_safe(value), allow_nan=False)) == {"length": [None, 3.0],
                                                                           "nested": [{"x": None}]}
+
+
+def _crafted(tmp_path, change) -> Path:
+    """A valid bandit k=3, n=5 checkpoint with ``change(payload)`` applied, saved raw."""
+    from rl2_course.agents import RecurrentActorCritic
+
+    model = RecurrentActorCritic(1, 3, 8)
+    path = tmp_path / "good.pt"
+    save_checkpoint(path, model, {"seed": 0}, bandit_env_spec(3, 5))
+    payload = torch.load(path, weights_only=True)
+    change(payload)
+    crafted = tmp_path / "crafted.pt"
+    torch.save(payload, crafted)
+    return crafted
+
+
+def _nan_weights(payload):
+    payload["state_dict"]["policy_head.weight"][0, 0] = float("nan")
+
+
+@pytest.mark.parametrize("change, words", [
+    (lambda p: p.update(model_spec="a string"), "model_spec is a str"),
+    (lambda p: p.update(env_spec="bandit"), "env_spec is a str"),
+    (lambda p: p["env_spec"].update(arms=[1, 2]), "names and whole numbers"),
+    (lambda p: p["model_spec"].update(hidden_size=10 ** 9), "hidden_size"),
+    (lambda p: p["model_spec"].update(num_actions="three"), "num_actions"),
+    (_nan_weights, "not finite"),
+    (lambda p: p["env_spec"].update(arms=5), "needs 1 and 5"),        # a spec that lies about k
+])
+def test_crafted_checkpoints_are_refused_in_one_line(tmp_path, change, words):
+    path = _crafted(tmp_path, change)
+    with pytest.raises(UsageError, match=words):
+        load_checkpoint(path)
+    done = subprocess.run([sys.executable, "-m", "rl2_course", "export", str(path), str(tmp_path / "out.pt")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+    assert not (tmp_path / "out.pt").exists()

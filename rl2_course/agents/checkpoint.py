@@ -29,7 +29,7 @@ from typing import Any
 import torch
 
 from rl2_course.agents.recurrent import RecurrentActorCritic
-from rl2_course.envs import describe_task
+from rl2_course.envs import describe_task, task_layout
 from rl2_course.errors import UsageError
 from rl2_course.files import atomic_write
 
@@ -84,6 +84,9 @@ def read_checkpoint(path: str | os.PathLike,
     missing = [k for k in _KEYS if k not in payload]
     if missing:
         raise UsageError(f"{path} is an incomplete checkpoint (missing {', '.join(missing)})")
+    problem = _schema_problem(payload)
+    if problem:
+        raise UsageError(f"{path} is not a valid checkpoint: {problem}")
     if expected_env_spec is not None and dict(payload["env_spec"]) != dict(expected_env_spec):
         saved, wanted = describe_task(payload["env_spec"]), describe_task(expected_env_spec)
         family = f"{payload['env_spec'].get('env')} "
@@ -107,8 +110,43 @@ def load_checkpoint(path: str | os.PathLike, expected_env_spec: dict[str, Any] |
     except (KeyError, TypeError, ValueError, RuntimeError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise UsageError(f"{path} does not describe a usable model ({first})") from None
+    if not all(bool(torch.isfinite(t).all()) for t in model.state_dict().values()
+               if t.is_floating_point()):
+        raise UsageError(f"{path} holds weights that are not finite (NaN or infinity): a diverged "
+                         f"run; resume it from an earlier checkpoint or train it again")
+    layout = task_layout(payload["env_spec"])
+    if layout is not None and layout != (model.layout.observation_size, model.num_actions):
+        raise UsageError(f"{path} does not describe a usable model (its network reads "
+                         f"{model.layout.observation_size} observation numbers and has "
+                         f"{model.num_actions} actions; {describe_task(payload['env_spec'])} "
+                         f"needs {layout[0]} and {layout[1]})")
     metadata = {k: payload[k] for k in ("format_version", "env_spec", "config", "extra")}
     return model, metadata
+
+
+#: the largest network a checkpoint may ask for (units and numbers per observation): the
+#: course's are 64 to 256 units; this bound keeps a crafted spec from allocating gigabytes
+MAX_SIZE = 65_536
+
+
+def _schema_problem(payload: dict[str, Any]) -> str | None:
+    """What is wrong with the metadata's types and ranges, or None."""
+    for key in ("env_spec", "model_spec", "state_dict", "config", "extra"):
+        if not isinstance(payload[key], dict):
+            return f"{key} is a {type(payload[key]).__name__}, not a mapping"
+    env_spec, spec = payload["env_spec"], payload["model_spec"]
+    if not isinstance(env_spec.get("env"), str) or not all(
+            isinstance(v, (str, int)) and not isinstance(v, bool) for v in env_spec.values()):
+        return "env_spec must name its env and hold only names and whole numbers"
+    for key in ("observation_size", "num_actions", "hidden_size"):
+        value = spec.get(key)
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_SIZE:
+            return f"model_spec[{key!r}] must be a whole number in [1, {MAX_SIZE}], got {value!r}"
+    if not isinstance(spec.get("encoder"), dict):
+        return "model_spec['encoder'] must be a mapping"
+    if not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in payload["state_dict"].items()):
+        return "state_dict must map names to tensors"
+    return None
 
 
 def _check_plain(value: Any, where: str) -> None:

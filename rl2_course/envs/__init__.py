@@ -48,7 +48,14 @@ def _describe_maze(spec: dict[str, Any]) -> str:
     return describe_maze(spec)
 
 
+def _maze_layout(spec: dict[str, Any]) -> tuple[int, int]:
+    from rl2_course.envs.maze import task_layout as maze_layout
+
+    return maze_layout(spec)
+
+
 _DESCRIBE = {"bandit": _bandit.describe_task, "mdp": _mdp.describe_task, "maze": _describe_maze}
+_LAYOUT = {"bandit": _bandit.task_layout, "mdp": _mdp.task_layout, "maze": _maze_layout}
 
 
 def describe_task(spec: dict[str, Any]) -> str:
@@ -57,8 +64,15 @@ def describe_task(spec: dict[str, Any]) -> str:
     return describe(spec) if describe else ", ".join(f"{k}={v}" for k, v in spec.items())
 
 
+def task_layout(spec: dict[str, Any]) -> tuple[int, int] | None:
+    """(observation size, actions) an RL² network needs for the task family of ``spec``, or
+    None for a family this package does not know."""
+    layout = _LAYOUT.get(spec.get("env"))
+    return layout(spec) if layout else None
+
+
 __all__ = ["ArmPrior", "BernoulliBandits", "SingleTaskEnv", "TaskVectorEnv", "TrialEnv", "TrialInput",
            "TrialInputLayout", "UNIFORM_PRIOR", "encode_trial_input", "make_bandit_trials"]
 __all__ += ["MDP_ACTIONS", "MDP_HORIZON", "MDP_STATES", "RandomTabularMDPs", "finite_horizon_q",
             "make_mdp_trials"]
-__all__ += ["describe_task", "make_maze_trials"]
+__all__ += ["describe_task", "make_maze_trials", "task_layout"]

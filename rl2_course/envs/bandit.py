@@ -104,3 +104,8 @@ def task_spec(arms: int, episodes: int) -> dict[str, Any]:
 def describe_task(spec: dict[str, Any]) -> str:
     """How messages name a bandit task family: 'bandit k=5, n=10'."""
     return f"bandit k={spec.get('arms')}, n={spec.get('episodes')}"
+
+
+def task_layout(spec: dict[str, Any]) -> tuple[int, int]:
+    """(observation size, actions) of an RL² network for this task family: [1.0] and k arms."""
+    return 1, int(spec["arms"])

@@ -144,6 +144,11 @@ def task_spec(size: str, episodes: int = MAZE_EPISODES, walls: str = "uniform") 
     return spec if walls == "uniform" else {**spec, "walls": str(walls)}
 
 
+def task_layout(spec: dict[str, Any]) -> tuple[int, int]:
+    """(observation size, actions) of an RL² network for this task family: the flat image."""
+    return int(np.prod(OBS_SHAPE)), len(ACTION_NAMES)
+
+
 def describe_task(spec: dict[str, Any]) -> str:
     """How messages name a maze task family: 'maze small, n=2, districts walls'."""
     return f"maze {spec.get('size')}, n={spec.get('episodes')}, {spec.get('walls', 'uniform')} walls"

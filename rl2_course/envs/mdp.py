@@ -186,3 +186,8 @@ def describe_task(spec: dict[str, Any]) -> str:
     """How messages name an MDP task family: 'mdp n=10 (10 states, 5 actions, 10 steps)'."""
     return (f"mdp n={spec.get('episodes')} ({spec.get('states')} states, {spec.get('actions')} "
             f"actions, {spec.get('horizon')} steps)")
+
+
+def task_layout(spec: dict[str, Any]) -> tuple[int, int]:
+    """(observation size, actions) of an RL² network for this task family: the one-hot state."""
+    return int(spec["states"]), int(spec["actions"])
