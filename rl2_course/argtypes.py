@@ -7,6 +7,7 @@ into a one-line usage error (exit status 2).
 from __future__ import annotations
 
 import argparse
+import math
 from typing import Any, Callable
 
 
@@ -23,6 +24,29 @@ def seed(text: str) -> int:
     if not 0 <= value < SEED_LIMIT:
         raise argparse.ArgumentTypeError(f"a seed lies in [0, 2**32), got {text}")
     return value
+
+
+def positive_number(text: str) -> float:
+    """A finite number > 0 (seconds, minutes)."""
+    value = _number(text)
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text}")
+    return value
+
+
+def nonnegative_number(text: str) -> float:
+    """A finite number ≥ 0 (a penalty)."""
+    value = _number(text)
+    if not 0 <= value < math.inf:
+        raise argparse.ArgumentTypeError(f"expected a finite number ≥ 0, got {text}")
+    return value
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
 
 
 def agent_names(text: str) -> list[str]:
@@ -79,5 +103,5 @@ def _comma_list(text: str, what: str, convert: Callable[[str], Any]) -> list:
     return values
 
 
-__all__ = ["SEED_LIMIT", "agent_names", "beta_priors", "int_list", "int_or_none_list", "name_list",
+__all__ = ["SEED_LIMIT", "agent_names", "nonnegative_number", "positive_number", "beta_priors", "int_list", "int_or_none_list", "name_list",
            "seed"]

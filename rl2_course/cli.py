@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from rl2_course.argtypes import agent_names, beta_priors, int_list, seed
+from rl2_course.argtypes import (agent_names, beta_priors, int_list, nonnegative_number,
+                                 positive_number, seed)
 from rl2_course.envs.maze import WALL_SCHEMES
 from rl2_course.errors import UsageError
 from rl2_course.families import FAMILIES, TaskFamily
@@ -114,9 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     grade = commands.add_parser("grade", help="run a learner's notebook and grade its exercises")
     grade.add_argument("notebook", type=Path, help="the submitted .ipynb")
-    grade.add_argument("--timeout", type=float, default=900,
+    grade.add_argument("--timeout", type=positive_number, default=900,
                        help="seconds the whole notebook may run (default 900)")
-    grade.add_argument("--cell-timeout", type=float, default=300,
+    grade.add_argument("--cell-timeout", type=positive_number, default=300,
                        help="seconds one cell may run before it is interrupted (default 300)")
     grade.add_argument("--json", action="store_true", help="one JSON object on stdout")
     grade.set_defaults(run=_grade)
@@ -164,7 +165,7 @@ def _training_options(parser: argparse.ArgumentParser) -> None:
     budget.add_argument("--updates", type=int, default=None,
                         help="train until this many PPO updates in total "
                              "(default: the setting's budget in rl2_course/settings.py)")
-    budget.add_argument("--minutes", type=float, default=None,
+    budget.add_argument("--minutes", type=positive_number, default=None,
                         help="train for this many minutes in total")
     parser.add_argument("--resume", action="store_true", help="continue the run saved in --out")
     parser.add_argument("--init-from", type=Path, default=None,
@@ -286,7 +287,7 @@ def _analyse_parser(commands) -> None:
     probes = analyses.add_parser("probes", help="linear probes from the GRU state to each arm's "
                                                 "posterior and to the Bayes-optimal (or Gittins) action")
     agent_options(probes, 2000)
-    probes.add_argument("--alpha", type=float, default=None,
+    probes.add_argument("--alpha", type=nonnegative_number, default=None,
                         help="ridge penalty on standardised hidden units (default 1.0)")
     probes.set_defaults(run=_analyse_probes)
 

@@ -34,6 +34,8 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
+from rl2_course.errors import UsageError
+
 #: the master notebooks (with solutions, stored without outputs)
 SOLUTIONS_DIR = Path(__file__).resolve().parents[1] / "solutions"
 #: the learner's notebooks, generated from SOLUTIONS_DIR
@@ -205,7 +207,11 @@ def _read(path: Path) -> NotebookNode:
 
 
 def _solutions(solutions: Path) -> list[Path]:
-    return sorted(Path(solutions).glob("*.ipynb"))
+    """The master notebooks in ``solutions``; none is a one-line `UsageError`."""
+    masters = sorted(Path(solutions).glob("*.ipynb"))
+    if not masters:
+        raise UsageError(f"no master notebooks (*.ipynb) in {solutions}")
+    return masters
 
 
 def student_notebook_text(solution: Path) -> str:

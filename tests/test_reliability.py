@@ -316,6 +316,10 @@ def test_export_refuses_to_overwrite_its_source(tmp_path):
     ["evaluate", "bandit", "--arms", "3", "--episodes", "5", "--agents", "greedy", "--seed", "-1"],
     ["evaluate", "mdp", "--episodes", "5", "--agents", "greedy", "--seed", str(2 ** 70)],
     ["reproduce", "table1", "--seed", "x"],
+    ["notebooks", "--solutions", "/nonexistent-solutions"],
+    ["grade", "x.ipynb", "--timeout", "nan"],
+    ["grade", "x.ipynb", "--cell-timeout", "-1"],
+    ["analyse", "probes", "--arms", "5", "--episodes", "10", "--alpha", "nan"],
 ])
 def test_hyperparameters_and_seeds_torch_or_numpy_would_reject_are_one_line(tmp_path, args):
     out = tmp_path / "run"
