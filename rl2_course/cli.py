@@ -13,7 +13,6 @@ from typing import Sequence
 
 from rl2_course.argtypes import (agent_names, beta_priors, int_list, nonnegative_number,
                                  positive_number, seed)
-from rl2_course.envs.maze import WALL_SCHEMES
 from rl2_course.errors import UsageError
 from rl2_course.families import FAMILIES, TaskFamily
 from rl2_course.files import json_safe
@@ -59,10 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--agents", type=agent_names, required=True,
                          help=f"comma-separated: {fam.agents_help}")
         _result_options(sub, fam.default_trials, _PRETRAINED)
-        if "walls" in fam.options:
-            sub.add_argument("--walls", choices=WALL_SCHEMES, default=None,
-                             help="wall textures: one everywhere, or one per quadrant of the maze "
-                                  "(default: the size's own; an RL² checkpoint must match it)")
+        for option in fam.evaluation_options:
+            sub.add_argument(f"--{option.name.replace('_', '-')}", type=option.type,
+                             choices=option.choices, default=option.default, help=option.help)
         sub.set_defaults(run=_evaluate)
         sub = train_envs.add_parser(fam.name, help=fam.title)
         _task_arguments(sub, fam)
@@ -133,7 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
 def _evaluate(args: argparse.Namespace) -> int:
     fam = FAMILIES[args.env]
     task = fam.task_from_args(args)
-    result = fam.evaluate(task, args.agents, args.trials, args.seed, checkpoint=args.checkpoint)
+    extra = {o.name: getattr(args, o.name) for o in fam.evaluation_options if o.name not in fam.options}
+    result = fam.evaluate(task, args.agents, args.trials, args.seed, checkpoint=args.checkpoint,
+                          **extra)
     _print_result(result, args.json, fam.evaluation_heading(task, result))
     return 0
 

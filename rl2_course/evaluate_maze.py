@@ -31,42 +31,52 @@ from rl2_course.errors import UsageError
 from rl2_course.evaluate import evaluate_policies, load_rl2_agent, resolve_agents
 from rl2_course.policy import Policy, UniformRandomPolicy
 from rl2_course.rollout import TrialRecord
-from rl2_course.envs.maze import MAZE_EPISODES, MAZE_SIZES, WALL_SCHEMES, MazeSize, maze_size, task_spec
+from rl2_course.envs.maze import (MAZE_EPISODES, MAZE_SIZES, START_PROTOCOLS, WALL_SCHEMES, MazeSize,
+                                  maze_size, task_spec)
 from rl2_course.threads import fixed_torch_threads
 
 #: trials stepped together: one Doom process each (about 8 reach the machine's full speed)
 CHUNK_TRIALS = 8
 #: "rl2-forgetful" is an ablation: the RL² agent with its memory wiped before episode 2
 MAZE_AGENTS = ("random", "rl2", "rl2-forgetful")
+#: most episodes per evaluated trial (each is up to the size's time limit of decisions)
+MAX_EPISODES = 10
 
 
-def check_maze_setting(size: str, trials: int | None = None, walls: str | None = None) -> MazeSize:
-    """The setting of ``size``, or a one-line `UsageError` for a bad size, trial count or wall
-    scheme."""
+def check_maze_setting(size: str, trials: int | None = None, walls: str | None = None,
+                       starts: str | None = None, episodes: int = MAZE_EPISODES) -> MazeSize:
+    """The setting of ``size``, or a one-line `UsageError` for a bad size, trial count, wall
+    scheme, start protocol or number of episodes."""
     if size not in MAZE_SIZES:
         raise UsageError(f"unknown maze size {size!r}; choose from {', '.join(MAZE_SIZES)}")
     if walls is not None and walls not in WALL_SCHEMES:
         raise UsageError(f"unknown wall scheme {walls!r}; choose from {', '.join(WALL_SCHEMES)}")
+    if starts is not None and starts not in START_PROTOCOLS:
+        raise UsageError(f"unknown start protocol {starts!r}; choose from {', '.join(START_PROTOCOLS)}")
+    if not 2 <= episodes <= MAX_EPISODES:
+        raise UsageError(f"--episodes-per-trial must lie in [2, {MAX_EPISODES}] (improved compares "
+                         f"episodes 1 and 2), got {episodes}")
     if trials is not None and trials < 1:
         raise UsageError(f"--trials must be at least 1, got {trials}")
     return maze_size(size)
 
 
 def make_maze_agent(name: str, size: str, *, checkpoint: str | Path | None = None,
-                    walls: str | None = None) -> Policy:
+                    walls: str | None = None, starts: str | None = None) -> Policy:
     """``random``, ``rl2`` (from ``checkpoint``, else ``assets/checkpoints/maze-SIZE.pt``) or
-    ``rl2-forgetful`` (the same, wiping its memory before episode 2: an ablation that rolls
-    ``rl2``'s dice, so its episode 1 is ``rl2``'s move for move),
-    for mazes with wall scheme ``walls`` (None: the size's own); an RL² checkpoint trained
-    under another scheme is refused."""
+    ``rl2-forgetful`` (the same, wiping its memory before every later episode: an ablation
+    that rolls ``rl2``'s dice, so its episode 1 is ``rl2``'s move for move), for mazes with
+    wall scheme ``walls`` and start protocol ``starts`` (None: the size's own); an RL²
+    checkpoint trained under another scheme or protocol is refused in words."""
     from rl2_course.settings import pretrained_maze_checkpoint
 
     if name == "random":
         return UniformRandomPolicy(3)
     if name in ("rl2", "rl2-forgetful"):
         walls = maze_size(size).walls if walls is None else walls
+        starts = maze_size(size).starts if starts is None else starts
         return load_rl2_agent(checkpoint, pretrained_maze_checkpoint(size),
-                              task_spec(size, MAZE_EPISODES, walls), f"maze {size}",
+                              task_spec(size, MAZE_EPISODES, walls, starts), f"maze {size}",
                               f"train maze --size {size}", name=name, dice="rl2",
                               forget_between_episodes=name == "rl2-forgetful")
     raise UsageError(f"unknown agent {name!r}; known maze agents: {', '.join(MAZE_AGENTS)}")
@@ -104,8 +114,8 @@ class MazeMetrics:
     success: np.ndarray
 
     @classmethod
-    def from_records(cls, records: Sequence[TrialRecord]) -> MazeMetrics:
-        parts = [episode_outcomes(r) for r in records]
+    def from_records(cls, records: Sequence[TrialRecord], episodes: int = MAZE_EPISODES) -> MazeMetrics:
+        parts = [episode_outcomes(r, episodes) for r in records]
         return cls(np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]))
 
     @property
@@ -142,43 +152,54 @@ class MazeEvaluation:
     seed: int
     results: dict[str, MazeMetrics]
     walls: str = "uniform"
+    starts: str = "random"
+    episodes: int = MAZE_EPISODES
 
     def to_json(self) -> dict:
-        return {"env": "maze", "size": self.size, "walls": self.walls, "trials": self.trials,
-                "seed": self.seed, "results": {name: m.to_json() for name, m in self.results.items()}}
+        return {"env": "maze", "size": self.size, "walls": self.walls, "starts": self.starts,
+                "episodes": self.episodes, "trials": self.trials, "seed": self.seed,
+                "results": {name: m.to_json() for name, m in self.results.items()}}
 
     def table(self) -> str:
-        """Plain-text Table 3: one row per agent."""
+        """Plain-text Table 3: one row per agent, a length and a success column per episode."""
         width = max(len(n) for n in self.results) + 2
-        lines = [f"{'agent':<{width}}{'length ep 1':>17}{'length ep 2':>17}{'success 1':>11}"
-                 f"{'success 2':>11}{'improved':>10}"]
+        episodes = range(1, self.episodes + 1)
+        lines = ["".join([f"{'agent':<{width}}", *(f"{'length ep ' + str(k):>17}" for k in episodes),
+                          *(f"{'success ' + str(k):>11}" for k in episodes), f"{'improved':>10}"])]
         for name, m in self.results.items():
             lengths = [f"{v:.1f} ± {e:.1f}" for v, e in zip(m.mean_length, m.length_stderr)]
-            lines.append(f"{name:<{width}}{lengths[0]:>17}{lengths[1]:>17}"
-                         f"{m.success_rate[0]:>11.1%}{m.success_rate[1]:>11.1%}{m.improved:>10.1%}")
+            lines.append("".join([f"{name:<{width}}", *(f"{v:>17}" for v in lengths),
+                                  *(f"{v:>11.1%}" for v in m.success_rate), f"{m.improved:>10.1%}"]))
         return "\n".join(lines)
 
 
 def evaluate_maze(size: str, agents: Sequence[str | Policy], trials: int, seed: int, *,
                   checkpoint: str | Path | None = None, progress: bool | None = None,
-                  chunk_trials: int = CHUNK_TRIALS, walls: str | None = None) -> MazeEvaluation:
+                  chunk_trials: int = CHUNK_TRIALS, walls: str | None = None,
+                  starts: str | None = None, episodes_per_trial: int = MAZE_EPISODES
+                  ) -> MazeEvaluation:
     """Run every agent on the same ``trials`` random mazes of ``size``; Table 3's metrics.
 
-    ``walls`` is the wall scheme (None: the size's own, `envs.maze.MAZE_SIZES`); the mazes,
-    targets and starts of a seed are the same under every scheme.
+    ``walls`` is the wall scheme and ``starts`` the start protocol (None: the size's own,
+    `envs.maze.MAZE_SIZES`); the mazes, targets and first starts of a seed are the same under
+    every scheme and protocol. ``episodes_per_trial`` > 2 plays trials longer than the agents
+    were trained on: does their advantage last?
     ``agents`` holds CLI names or ready `Policy` objects. One batch of ``chunk_trials`` Doom
     processes is started (and one more for a smaller last chunk) and reused for every chunk
     and agent; all are closed before this returns or raises.
     """
-    walls = check_maze_setting(size, trials, walls).walls if walls is None else walls
+    setting = check_maze_setting(size, trials, walls, starts, episodes_per_trial)
+    walls = setting.walls if walls is None else walls
+    starts = setting.starts if starts is None else starts
     policies = resolve_agents(
-        agents, lambda name: make_maze_agent(name, size, checkpoint=checkpoint, walls=walls),
-        checkpoint)
+        agents, lambda name: make_maze_agent(name, size, checkpoint=checkpoint, walls=walls,
+                                             starts=starts), checkpoint)
     envs: dict[int, TrialEnv] = {}
 
     def make_env(batch: int) -> TrialEnv:
         if batch not in envs:
-            envs[batch] = make_maze_trials(size, batch, walls=walls)
+            envs[batch] = make_maze_trials(size, batch, walls=walls, starts=starts,
+                                           episodes=episodes_per_trial)
         return envs[batch]
 
     # One torch thread, as in training: the same numbers on every machine, and the cores are
@@ -187,13 +208,15 @@ def evaluate_maze(size: str, agents: Sequence[str | Policy], trials: int, seed: 
         with fixed_torch_threads(1):
             evaluation = evaluate_policies("maze", {"size": size}, make_env, policies, trials,
                                            seed, keep_records=True, progress=progress,
-                                           work=trials * 10_000, chunk_trials=chunk_trials)
+                                           work=trials * 5_000 * episodes_per_trial,
+                                           chunk_trials=chunk_trials)
     finally:
         for env in envs.values():
             env.close()
     return MazeEvaluation(size, trials, seed,
-                          {name: MazeMetrics.from_records(r.records)
-                           for name, r in evaluation.results.items()}, walls)
+                          {name: MazeMetrics.from_records(r.records, episodes_per_trial)
+                           for name, r in evaluation.results.items()}, walls, starts,
+                          episodes_per_trial)
 
 
 __all__ = ["CHUNK_TRIALS", "MAZE_AGENTS", "MazeEvaluation", "MazeMetrics", "check_maze_setting",

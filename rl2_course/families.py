@@ -45,6 +45,7 @@ class Argument:
     type: Callable[[str], Any]
     help: str
     choices: tuple[str, ...] | None = None
+    default: Any = None             # for an evaluation option (the task's arguments are required)
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,9 @@ class TaskFamily:
     evaluate: Callable[..., Any]                 # (task, agents, trials, seed, checkpoint=...)
     evaluation_heading: Callable[[Task, Any], str]
     default_trials: int = 1000                   # `evaluate --trials` default
+    # `evaluate`'s own options beyond the task's (the maze's --walls, --starts, ...): those
+    # that are task options travel in the task, the others as keywords of ``evaluate``
+    evaluation_options: tuple[Argument, ...] = ()
     make_encoder: Callable[[Task], ObservationEncoder | None] = lambda task: None   # None: φ = id
     options: dict[str, tuple[Any, str]] = field(default_factory=dict)  # name -> (default, type)
 
@@ -163,6 +167,12 @@ def _maze_walls(task: Task) -> str:
     return maze_env.maze_size(task["size"]).walls if walls is None else walls
 
 
+def _maze_starts(task: Task) -> str:
+    """The start protocol: the task's, or the size's own when None."""
+    starts = task.get("starts")
+    return maze_env.maze_size(task["size"]).starts if starts is None else starts
+
+
 def _maze_check(task: Task) -> None:
     if task["size"] not in maze_env.MAZE_SIZES:
         raise UsageError(f"a maze run needs --size {' or '.join(maze_env.MAZE_SIZES)} "
@@ -173,12 +183,16 @@ def _maze_check(task: Task) -> None:
     if task.get("walls") is not None and task["walls"] not in maze_env.WALL_SCHEMES:
         raise UsageError(f"walls is a maze's wall scheme ({' or '.join(maze_env.WALL_SCHEMES)}), "
                          f"got {task['walls']!r}")
+    if task.get("starts") is not None and task["starts"] not in maze_env.START_PROTOCOLS:
+        raise UsageError(f"starts is a maze's start protocol "
+                         f"({' or '.join(maze_env.START_PROTOCOLS)}), got {task['starts']!r}")
 
 
 def _maze_evaluate(task: Task, agents, trials: int, seed: int, **options: Any):
     from rl2_course.evaluate_maze import evaluate_maze
 
-    return evaluate_maze(task["size"], agents, trials, seed, walls=task.get("walls"), **options)
+    return evaluate_maze(task["size"], agents, trials, seed, walls=task.get("walls"),
+                         starts=task.get("starts"), **options)
 
 
 MAZE = TaskFamily(
@@ -188,24 +202,36 @@ MAZE = TaskFamily(
     check=_maze_check,
     training_defaults=lambda t: maze_training_setting(t["size"]),
     make_env=lambda t, n: make_maze_trials(t["size"], n, time_limit=t.get("time_limit"),
-                                           walls=_maze_walls(t)),
+                                           walls=_maze_walls(t), starts=_maze_starts(t)),
     observation_size=lambda t: int(np.prod(maze_env.OBS_SHAPE)),   # the flat 3×30×40 image
     num_actions=lambda t: len(maze_env.ACTION_NAMES),
-    env_spec=lambda t: maze_env.task_spec(t["size"], maze_env.MAZE_EPISODES, _maze_walls(t)),
+    env_spec=lambda t: maze_env.task_spec(t["size"], maze_env.MAZE_EPISODES, _maze_walls(t),
+                                          _maze_starts(t)),
     describe=lambda t: f"maze {t['size']}",
     pretrained=lambda t: pretrained_maze_checkpoint(t["size"]),
     agents_help="random,rl2,rl2-forgetful (the RL² agent with its memory wiped before "
                 "episode 2: what is its memory worth?)",
     evaluate=_maze_evaluate,
     evaluation_heading=lambda t, r: (
-        f"ViZDoom mazes ({t['size']}, {r.walls} walls), 2 episodes per trial, {r.trials} trials, "
-        f"seed {r.seed} (every agent meets the same mazes); length = mean decisions of the "
-        f"successful episodes ± stderr"),
+        f"ViZDoom mazes ({t['size']}, {r.walls} walls, {r.starts} starts), {r.episodes} "
+        f"episodes per trial, {r.trials} trials, seed {r.seed} (every agent meets the same "
+        f"mazes); length = mean decisions of the successful episodes ± stderr"),
     default_trials=100,
     make_encoder=lambda t: ConvEncoder(),
     # time_limit: decisions per episode (None: the size's own; shorter limits make a
-    # curriculum); walls: "uniform" or "districts" (None: the size's own)
-    options={"time_limit": (None, "int | None"), "walls": (None, "str | None")})
+    # curriculum); walls: "uniform" or "districts"; starts: "same" or "random" (None: the
+    # size's own, `envs.maze.MAZE_SIZES`)
+    options={"time_limit": (None, "int | None"), "walls": (None, "str | None"),
+             "starts": (None, "str | None")},
+    evaluation_options=(
+        Argument("walls", str, "wall textures: one everywhere, or one per quadrant of the maze "
+                 "(default: the size's own; an RL² checkpoint must match it)",
+                 choices=maze_env.WALL_SCHEMES),
+        Argument("starts", str, "same: every episode of a trial starts where the first did (the "
+                 "paper's protocol); random: a fresh start per episode (default: the size's "
+                 "own; an RL² checkpoint must match it)", choices=maze_env.START_PROTOCOLS),
+        Argument("episodes_per_trial", int, "episodes per trial (default 2, as trained; more "
+                 "shows whether the advantage lasts)", default=maze_env.MAZE_EPISODES)))
 
 #: name -> family: the one table
 FAMILIES: dict[str, TaskFamily] = {f.name: f for f in (BANDIT, MDP, MAZE)}

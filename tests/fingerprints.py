@@ -118,8 +118,23 @@ def all_fingerprints() -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] != ["--write"]:
-        sys.exit("usage: python tests/fingerprints.py --write")
+    # --write: record everything; --write NAME ...: record only these entries again (when a
+    # shipped checkpoint is replaced on purpose, its evaluations change and nothing else may)
+    if sys.argv[1:2] != ["--write"]:
+        sys.exit("usage: python tests/fingerprints.py --write [NAME ...]")
+    names = sys.argv[2:]
+    unknown = [n for n in names if n not in TRAINING_RUNS and n not in EVALUATIONS]
+    if unknown:
+        sys.exit(f"unknown fingerprint(s): {', '.join(unknown)}")
+    if names:
+        record = json.loads(RECORD.read_text())
+        for name in names:
+            if name in TRAINING_RUNS:
+                record["training"][name] = training_fingerprint(name)
+            else:
+                record["evaluation"][name] = evaluation_fingerprint(name)
+    else:
+        record = all_fingerprints()
     RECORD.parent.mkdir(parents=True, exist_ok=True)
-    RECORD.write_text(json.dumps(all_fingerprints(), indent=1, sort_keys=True) + "\n")
+    RECORD.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
     print(f"wrote {RECORD}")

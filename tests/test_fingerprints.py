@@ -36,4 +36,8 @@ def test_a_short_training_run_reproduces_its_recorded_log_and_weights(name):
 
 @pytest.mark.parametrize("name", sorted(EVALUATIONS))
 def test_a_seeded_evaluation_reproduces_its_recorded_numbers(name):
-    assert _same(evaluation_fingerprint(name), RECORDED["evaluation"][name])
+    recorded = RECORDED["evaluation"][name]
+    now = evaluation_fingerprint(name)
+    # keys added to the --json object since the recording (e.g. the maze's start protocol)
+    # are not compared; every recorded one must be there with the same value
+    assert _same({k: now.get(k) for k in recorded}, recorded)

@@ -17,6 +17,7 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 from rl2_course.envs import SingleTaskEnv, TrialEnv
+from rl2_course.errors import UsageError
 from rl2_course.envs.maze import (CELL_SIZE, DISTRICT_TEXTURES, OBS_SHAPE, STEP_PENALTY, WALL_PENALTY,
                                   WALL_THICKNESS, MazeTasks, cell_center, cell_district,
                                   doom_processes, maze_textmap, observation_image,
@@ -385,3 +386,50 @@ def test_explorer_trials_are_seeded_and_reach_every_target():
     assert np.array_equal(first["lengths"], again["lengths"]) and first["success"].all()
     assert first["lengths"].shape == (3, 2)
     assert not np.array_equal(first["lengths"], explorer_trials("small", 3, seed=3)["lengths"])
+
+
+def _episode_starts(protocol: str, seed: int) -> tuple[list, list]:
+    """(cell, angle) at the start of episodes 1 and 2 of a seeded batch of 6 trials."""
+    with MazeTasks(6, 5, time_limit=3, starts=protocol) as env:
+        trial = TrialEnv(env, 2)
+        trial.reset(seed=seed)
+        first = [(tuple(env.starts[b]), float(env.angle[b])) for b in range(6)]
+        second = [None] * 6
+        for _ in range(6):                     # 3 decisions per episode: the time limit
+            _, _, terminated, _, info = trial.step(np.full(6, 1))       # turn on the spot
+            for b in np.nonzero(info["episode_done"] & ~terminated)[0]:
+                second[b] = (tuple(env.starts[b]), float(env.angle[b]))
+    return first, second
+
+
+def test_same_starts_reuse_the_trials_start_and_random_starts_draw_anew():
+    """The paper's protocol ("same"): both episodes of a trial begin at the identical cell and
+    heading; the course's first one ("random") draws a fresh start for episode 2. A seed
+    gives the same first episodes under both."""
+    same_first, same_second = _episode_starts("same", 11)
+    random_first, random_second = _episode_starts("random", 11)
+    assert same_first == same_second and None not in same_second
+    assert same_first == random_first
+    assert sum(a != b for a, b in zip(random_first, random_second)) >= 5
+    assert doom_processes(f"rl2-maze-{os.getpid()}-") == []
+    with pytest.raises(ValueError, match="start protocol"):
+        MazeTasks(1, 5, starts="nearby")
+
+
+def test_the_start_protocol_travels_in_the_checkpoint_spec_and_a_mismatch_is_refused(tmp_path):
+    from rl2_course.envs.maze import describe_task, task_spec
+    from rl2_course.evaluate_maze import make_maze_agent
+    from rl2_course.train import TrainConfig, train
+
+    assert "starts" not in task_spec("small")                      # the first checkpoints' spec
+    assert task_spec("small", starts="same")["starts"] == "same"
+    assert describe_task(task_spec("small", starts="same")).endswith("same starts")
+    config = TrainConfig.for_maze("small", starts="same", updates=1, trials_per_update=2,
+                                  time_limit=3, hidden_size=8, bptt_length=4)
+    assert config.env_spec()["starts"] == "same"
+    train(config, tmp_path, progress=False)
+    assert make_maze_agent("rl2", "small", checkpoint=tmp_path, starts="same").name == "rl2"
+    with pytest.raises(UsageError, match="same starts, not small, n=2, districts walls, random starts"):
+        make_maze_agent("rl2", "small", checkpoint=tmp_path, starts="random")
+    with pytest.raises(UsageError, match="start protocol"):
+        TrainConfig.for_maze("small", starts="nearby").validate()

@@ -48,6 +48,17 @@ alike and an agent restarted at a random place can hardly tell where it is. ``wa
 landmarks that an agent could remember the target by. The scheme changes the pictures only:
 a seed gives the same mazes, targets and starts under both.
 
+**Starts.** In the paper every episode of a trial begins at the same place and heading: the
+first author's environment (florensacc/rllab-curriculum,
+``sandbox/rocky/neural_learner/envs/doom_goal_finding_maze_env.py``) starts each episode with
+``game.new_episode()`` on the trial's map, which has one player start (start and target drawn
+per trial), and the paper's figure of trajectories draws both episodes from one start.
+``starts="same"`` is that protocol. ``starts="random"`` (the course's first, and still the
+default until agents trained on "same" ship; `MAZE_SIZES`) draws a fresh start for every
+episode: harder, since the agent must first work out where it is, and a memoryless agent
+"improves" in about half of the trials because a fresh start is often nearer the target.
+Both draw the same numbers, so a seed gives the same first episodes under either.
+
 **Doom's own dice.** The engine draws random numbers of its own (the torch's flicker starts
 at a random animation frame). Every episode restarts that stream from the row's seed, so an
 episode depends only on its maze, target, start and the agent's actions, never on how many
@@ -99,6 +110,14 @@ from rl2_course.envs.maze_generator import Cell, Maze, cell_distances, generate_
 MAZE_EPISODES = 2
 #: the mazes' wall schemes (`wall_texture`): one texture everywhere, or one per quadrant
 WALL_SCHEMES = ("uniform", "districts")
+#: where the episodes of a trial start. "same": one random start (cell and heading) per trial,
+#: reused by every episode of it - the paper's protocol: the first author's environment
+#: (florensacc/rllab-curriculum, sandbox/rocky/neural_learner/envs/
+#: doom_goal_finding_maze_env.py) begins every episode with game.new_episode() on the same map,
+#: whose single player start and target are drawn per trial. "random": a fresh start in every
+#: episode (the course's first protocol, harder: the agent must find out where it is before its
+#: memory of the target helps, and a fresh start is often nearer the target by chance).
+START_PROTOCOLS = ("same", "random")
 #: the auxiliary targets `MazeTasks.auxiliary_targets` can give, and how many numbers each has:
 #: "target" where the target lies from the agent; "map" that, and where in the maze the agent
 #: stands, faces and the target lies
@@ -114,6 +133,7 @@ class MazeSize:
     cells: int
     time_limit: int
     walls: str = "uniform"
+    starts: str = "random"     # `START_PROTOCOLS`: the protocol its pretrained agent learned
 
 
 #: the paper's two sizes. The paper gives no time limit; ours leave room for exploring the whole
@@ -137,11 +157,17 @@ def maze_size(size: str) -> MazeSize:
     return MAZE_SIZES[size]
 
 
-def task_spec(size: str, episodes: int = MAZE_EPISODES, walls: str = "uniform") -> dict[str, Any]:
-    """The task family a maze checkpoint was trained on (the wall scheme is named only when it
-    is not "uniform", so the first checkpoints keep their spec)."""
-    spec = {"env": "maze", "size": str(size), "episodes": int(episodes)}
-    return spec if walls == "uniform" else {**spec, "walls": str(walls)}
+def task_spec(size: str, episodes: int = MAZE_EPISODES, walls: str = "uniform",
+              starts: str = "random") -> dict[str, Any]:
+    """The task family a maze checkpoint was trained on (the wall scheme and the start protocol
+    are named only when they are not the first ones, "uniform" and "random", so the first
+    checkpoints keep their spec)."""
+    spec: dict[str, Any] = {"env": "maze", "size": str(size), "episodes": int(episodes)}
+    if walls != "uniform":
+        spec["walls"] = str(walls)
+    if starts != "random":
+        spec["starts"] = str(starts)
+    return spec
 
 
 def task_layout(spec: dict[str, Any]) -> tuple[int, int]:
@@ -150,8 +176,9 @@ def task_layout(spec: dict[str, Any]) -> tuple[int, int]:
 
 
 def describe_task(spec: dict[str, Any]) -> str:
-    """How messages name a maze task family: 'maze small, n=2, districts walls'."""
-    return f"maze {spec.get('size')}, n={spec.get('episodes')}, {spec.get('walls', 'uniform')} walls"
+    """How messages name a maze task family: 'maze small, n=2, districts walls, same starts'."""
+    return (f"maze {spec.get('size')}, n={spec.get('episodes')}, {spec.get('walls', 'uniform')} "
+            f"walls, {spec.get('starts', 'random')} starts")
 
 
 # -- geometry (Doom map units; the player is a cylinder of radius 16) ---------------------------
@@ -450,7 +477,8 @@ class MazeTasks(TaskVectorEnv):
     def __init__(self, num_tasks: int, rows: int = 5, cols: int | None = None, *,
                  time_limit: int | None = None, frame_skip: int = FRAME_SKIP,
                  step_penalty: float = STEP_PENALTY, wall_penalty: float = WALL_PENALTY,
-                 walls: str = "uniform", doom_seed: int = 0, threads: int | None = None) -> None:
+                 walls: str = "uniform", starts: str = "random", doom_seed: int = 0,
+                 threads: int | None = None) -> None:
         cols = rows if cols is None else cols
         if time_limit is None:                 # the small maze's limit (`MAZE_SIZES`)
             time_limit = maze_size("small").time_limit
@@ -462,6 +490,8 @@ class MazeTasks(TaskVectorEnv):
             raise ValueError(f"frame_skip must be at least 1 tic, got {frame_skip}")
         if walls not in WALL_SCHEMES:
             raise ValueError(f"unknown wall scheme {walls!r}; known: {', '.join(WALL_SCHEMES)}")
+        if starts not in START_PROTOCOLS:
+            raise ValueError(f"unknown start protocol {starts!r}; known: {', '.join(START_PROTOCOLS)}")
         if threads is not None and int(threads) < 1:
             raise ValueError(f"threads must be at least 1, got {threads}")
         super().__init__(num_tasks, gymnasium.spaces.Box(0.0, 1.0, shape=(int(np.prod(OBS_SHAPE)),),
@@ -470,7 +500,7 @@ class MazeTasks(TaskVectorEnv):
         self.time_limit, self.frame_skip = int(time_limit), int(frame_skip)
         self.step_penalty, self.wall_penalty = float(step_penalty), float(wall_penalty)
         self.reward_bounds = (-(self.step_penalty + self.wall_penalty), TARGET_REWARD - self.step_penalty)
-        self.walls = walls
+        self.walls, self.start_protocol = walls, starts
         self.doom_seed = int(doom_seed)
         B = self.num_envs
         # One Python thread drives each Doom process while it renders (ViZDoom releases the GIL
@@ -490,6 +520,7 @@ class MazeTasks(TaskVectorEnv):
         self._obs = np.zeros((B, self.observation_size), dtype=np.float32)
         self._frames = np.zeros((B, SCREEN_HEIGHT, SCREEN_WIDTH, 3), dtype=np.uint8)
         self._fixed_start: tuple[Cell, float] | None = None
+        self._trial_starts: list[tuple[Cell, float] | None] = [None] * B   # "same": per trial
         self._distances: np.ndarray | None = None      # (B, rows, cols) cells to each target
         self._games: list[Any] = [None] * B
         self._episode_files: list[Path | None] = [None] * B
@@ -529,14 +560,18 @@ class MazeTasks(TaskVectorEnv):
                 raise ValueError("the fixed 'start' cell must not be a target cell")
             self._fixed_start = (cell, float(angle))
         self.mazes, self.targets = mazes, targets
+        self._trial_starts = [None] * B     # new tasks: the "same" protocol draws their starts anew
         self._distances = None              # _target_distances' BFS, drawn up when first asked
         self.active[:] = False
 
     # -- episodes ---------------------------------------------------------------------------------
 
     def start_episodes(self, mask: np.ndarray | None = None) -> np.ndarray:
-        """A fresh start (random cell other than the target's, random angle) in the rows of
-        ``mask`` (all rows if None); returns every row's observation."""
+        """A start (random cell other than the target's, random angle) in the rows of ``mask``
+        (all rows if None); returns every row's observation. Under the "same" protocol a row's
+        first episode of a trial draws it and every later one reuses it; under "random" each
+        draws its own (`START_PROTOCOLS`). The draws are the same under both, so a seed gives
+        the same first episodes whatever the protocol."""
         if not self.mazes:
             raise RuntimeError("no mazes yet: call reset() first")
         rows = np.arange(self.num_envs) if mask is None else np.nonzero(np.asarray(mask, bool))[0]
@@ -550,6 +585,10 @@ class MazeTasks(TaskVectorEnv):
             cell = divmod((target + offset) % n, self.cols)
             if self._fixed_start is not None:
                 cell, angle = self._fixed_start
+            if self.start_protocol == "same":
+                if self._trial_starts[b] is None:
+                    self._trial_starts[b] = (cell, angle)
+                cell, angle = self._trial_starts[b]
             self._counter += 1
             starts.append((int(b), cell, angle, self._counter))
         self._run_rows(lambda start: self._start_episode(*start), starts)
@@ -767,7 +806,7 @@ class MazeTasks(TaskVectorEnv):
             pass
 
 
-__all__ = ["AUX_TASKS", "MAZE_EPISODES", "MAZE_SIZES", "WALL_SCHEMES", "MazeSize", "describe_task",
+__all__ = ["AUX_TASKS", "MAZE_EPISODES", "MAZE_SIZES", "START_PROTOCOLS", "WALL_SCHEMES", "MazeSize", "describe_task",
            "maze_size", "task_spec", "ACTION_NAMES", "BUMP_DISTANCE", "FRAME_SKIP", "MazeTasks", "OBS_SHAPE", "REACH_DISTANCE",
            "STEP_PENALTY", "TARGET_REWARD", "TURN_DEGREES", "WALL_PENALTY", "cell_center",
            "doom_processes", "downsample_frame", "maze_textmap", "observation_image",
