@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import argparse
 import platform
+import shutil
 import tempfile
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -45,8 +47,10 @@ def first_crossing(x: np.ndarray, returns: np.ndarray, level: float, window: int
     return float(x[hit[0] + window - 1]) if hit.size else float("nan")
 
 
-def run(recipe: dict, episodes: int, steps: float, seed: int) -> dict[str, np.ndarray]:
-    """One training run of ``steps`` environment steps; its log, with env steps and CPU time."""
+def run(recipe: dict, episodes: int, steps: float, seed: int,
+        save_log: Path | None = None) -> dict[str, np.ndarray]:
+    """One training run of ``steps`` environment steps; its log, with env steps (and a copy of
+    the log at ``save_log``)."""
     config = TrainConfig.for_mdp(episodes, seed=seed, **recipe)
     per_update = config.trials_per_update * episodes * MDP_HORIZON
     updates = max(1, int(round(steps / per_update)))
@@ -55,6 +59,9 @@ def run(recipe: dict, episodes: int, steps: float, seed: int) -> dict[str, np.nd
     with tempfile.TemporaryDirectory() as out:
         train(config, out, progress=False)
         log = read_log(f"{out}/log.csv")
+        if save_log is not None:
+            save_log.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(f"{out}/log.csv", save_log)
     log["env_steps"] = log["trials_seen"] * episodes * MDP_HORIZON
     return log
 
@@ -64,6 +71,8 @@ def main() -> None:
     parser.add_argument("--steps", type=float, default=6e6, help="environment steps per run")
     parser.add_argument("--seeds", type=lambda t: [int(s) for s in t.split(",")], default=[0])
     parser.add_argument("--episodes", type=int, default=10)
+    parser.add_argument("--save-logs", type=Path, default=None,
+                        help="keep each run's log.csv here as RECIPE-sSEED.csv")
     args = parser.parse_args()
     torch.set_num_threads(1)
     print(f"RL² recipes on random MDPs, n={args.episodes}: {args.steps:,.0f} env steps per run, "
@@ -73,7 +82,8 @@ def main() -> None:
     print("|---|---:|" + "---:|" * (2 * len(LEVELS) + 3))
     for seed in args.seeds:
         for name, recipe in RECIPES.items():
-            log = run(recipe, args.episodes, args.steps, seed)
+            log = run(recipe, args.episodes, args.steps, seed,
+                      None if args.save_logs is None else args.save_logs / f"{name}-s{seed}.csv")
             cells = []
             for level in LEVELS:
                 s = first_crossing(log["env_steps"], log["mean_return"], level)
