@@ -354,7 +354,7 @@ def fresh_state(config: TrainConfig, warm: bool = True) -> RunState:
     fam, signals = family(config.env), config.make_signals()
     with torch.random.fork_rng(devices=[]):     # seed the initial weights, leave global RNG be
         torch.manual_seed(config.seed)
-        # φ, then the GRU and the heads (the signals' auxiliary head, if any), in this order
+        # φ, the recurrent core, then the heads (a signal may ask for one more), in this order
         model = RecurrentActorCritic(fam.observation_size(config.task), fam.num_actions(config.task),
                                      config.hidden_size, fam.make_encoder(config.task),
                                      sum(s.head_size for s in signals), cell=config.cell,
