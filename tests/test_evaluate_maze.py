@@ -86,7 +86,7 @@ SHIPPED_SMALL = Path(__file__).resolve().parents[1] / "assets" / "checkpoints" /
     (["--size", "small", "--agents", "random", "--trials", "0"], "--trials must be at least 1"),
     (["--size", "small", "--agents", "random", "--checkpoint", "x.pt"], "rl2 is not among"),
     (["--size", "small", "--agents", "rl2", "--walls", "uniform", "--checkpoint",
-      str(SHIPPED_SMALL)], "districts walls, not small, n=2, uniform walls"),
+      str(SHIPPED_SMALL)], "districts walls, random starts, not small, n=2, uniform walls"),
 ])
 def test_bad_requests_are_one_line_errors_with_status_2(args, words, capsys, monkeypatch, tmp_path):
     monkeypatch.setenv("RL2_COURSE_ASSETS", str(tmp_path))       # no pretrained maze agent here
