@@ -406,12 +406,13 @@ def test_same_starts_reuse_the_trials_start_and_random_starts_draw_anew():
     """The paper's protocol ("same"): both episodes of a trial begin at the identical cell and
     heading; the course's first one ("random") draws a fresh start for episode 2. A seed
     gives the same first episodes under both."""
+    running = set(doom_processes(f"rl2-maze-{os.getpid()}-"))     # e.g. the module's fixture
     same_first, same_second = _episode_starts("same", 11)
     random_first, random_second = _episode_starts("random", 11)
     assert same_first == same_second and None not in same_second
     assert same_first == random_first
     assert sum(a != b for a, b in zip(random_first, random_second)) >= 5
-    assert doom_processes(f"rl2-maze-{os.getpid()}-") == []
+    assert set(doom_processes(f"rl2-maze-{os.getpid()}-")) <= running     # ours are gone
     with pytest.raises(ValueError, match="start protocol"):
         MazeTasks(1, 5, starts="nearby")
 
