@@ -226,3 +226,12 @@ def test_bad_arm_means_or_seed_given_to_reset_as_values_are_messages_too():
     assert w.arm_means == before and w.seed == 1
     assert w.reset(seed=1, arm_means=np.array([0.123456789, 0.2, 0.3, 0.4]))
     assert w.arm_means == [0.123456789, 0.2, 0.3, 0.4]     # the field keeps the exact values
+
+
+def test_a_stepper_refuses_a_seed_outside_the_clis_range_when_it_is_built():
+    from rl2_course.baselines import make_mdp_baseline
+    from rl2_course.widgets import MDPTrialStepper
+
+    for seed in (-1, 2 ** 32):
+        with pytest.raises(ValueError, match=r"seed must be a whole number in \[0, 2\*\*32\)"):
+            MDPTrialStepper(make_mdp_baseline("random", 2), 2, seed=seed, compare=())

@@ -19,6 +19,7 @@ import ipywidgets as widgets
 import numpy as np
 import traitlets
 
+from rl2_course.argtypes import SEED_LIMIT
 from rl2_course.envs import TrialEnv
 from rl2_course.policy import Policy
 from rl2_course.rollout import TrialRecord, TrialStepper
@@ -53,6 +54,8 @@ class TrialStepperWidget(widgets.VBox):
                  compare: Sequence[str | Policy] = (), interval: int = 400,
                  auto_draw: bool = True, task_inputs: Sequence[widgets.Widget] = (),
                  **kwargs: Any) -> None:
+        if not 0 <= int(seed) < SEED_LIMIT:     # a notebook user hears what the CLI would say
+            raise ValueError(f"the seed must be a whole number in [0, 2**32), got {seed}")
         self.policy = policy
         self.trial_steps = int(trial_steps)
         self.auto_draw = bool(auto_draw)
@@ -148,8 +151,9 @@ class TrialStepperWidget(widgets.VBox):
             self._show_message(str(err), error=True)
             return False
         task_seed = int(self.seed_input.value)
-        if task_seed < 0:
-            self._show_message(f"the seed must be a whole number >= 0, got {task_seed}", error=True)
+        if not 0 <= task_seed < SEED_LIMIT:
+            self._show_message(f"the seed must be a whole number in [0, 2**32), got {task_seed}",
+                               error=True)
             return False
         self._steppers = {"agent": TrialStepper(self._make_env(), self.policy, seed=task_seed,
                                                 options=options)}
