@@ -23,10 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
-
 from rl2_course.agents.recurrent import ConvEncoder, ObservationEncoder
-from rl2_course.envs import TrialEnv, make_bandit_trials, make_maze_trials, make_mdp_trials
+from rl2_course.envs import (TrialEnv, make_bandit_trials, make_maze_trials, make_mdp_trials,
+                             task_layout)
 from rl2_course.envs import bandit as bandit_env, mdp as mdp_env
 from rl2_course.envs import maze as maze_env
 from rl2_course.errors import UsageError
@@ -58,8 +57,6 @@ class TaskFamily:
     check: Callable[[Task], None]                # refuse an impossible setting, in one line
     training_defaults: Callable[[Task], TrainingSetting]
     make_env: Callable[[Task, int], TrialEnv]    # (task, number of trials in the batch)
-    observation_size: Callable[[Task], int]
-    num_actions: Callable[[Task], int]
     env_spec: Callable[[Task], dict[str, Any]]
     describe: Callable[[Task], str]              # "bandit k=5, n=10"
     pretrained: Callable[[Task], Path]
@@ -84,6 +81,11 @@ class TaskFamily:
                              f"(it belongs to another task family)")
         task = {a.name: v for a, v in zip(self.arguments, values)}
         return {**task, **{k: options.get(k, d) for k, (d, _) in self.options.items()}}
+
+    def layout(self, task: Task) -> tuple[int, int]:
+        """(observation size, actions) of the RL² network for ``task``: what its env module
+        says a checkpoint of this family needs (`envs.task_layout`)."""
+        return task_layout(self.env_spec(task))
 
     def task_from_args(self, args: Any) -> Task:
         """The task of parsed command-line ``args`` (the family's arguments, options if given)."""
@@ -112,8 +114,6 @@ BANDIT = TaskFamily(
     check=_bandit_check,
     training_defaults=lambda t: bandit_setting(t["arms"], t["episodes"]),
     make_env=lambda t, n: make_bandit_trials(t["arms"], t["episodes"], n),
-    observation_size=lambda t: 1,                # the constant observation [1.0]
-    num_actions=lambda t: t["arms"],
     env_spec=lambda t: bandit_env.task_spec(t["arms"], t["episodes"]),
     describe=lambda t: f"bandit k={t['arms']}, n={t['episodes']}",
     pretrained=lambda t: pretrained_checkpoint(t["arms"], t["episodes"]),
@@ -145,8 +145,6 @@ MDP = TaskFamily(
     check=_mdp_check,
     training_defaults=lambda t: mdp_setting(t["episodes"]),
     make_env=lambda t, n: make_mdp_trials(t["episodes"], n),
-    observation_size=lambda t: mdp_env.MDP_STATES,   # the one-hot state
-    num_actions=lambda t: mdp_env.MDP_ACTIONS,
     env_spec=lambda t: mdp_env.task_spec(t["episodes"]),
     describe=lambda t: f"mdp n={t['episodes']}",
     pretrained=lambda t: pretrained_mdp_checkpoint(t["episodes"]),
@@ -174,18 +172,12 @@ def _maze_starts(task: Task) -> str:
 
 
 def _maze_check(task: Task) -> None:
-    if task["size"] not in maze_env.MAZE_SIZES:
-        raise UsageError(f"a maze run needs --size {' or '.join(maze_env.MAZE_SIZES)} "
-                         f"(got {task['size']!r})")
+    from rl2_course.evaluate_maze import check_maze_setting
+
+    check_maze_setting(task["size"], walls=task.get("walls"), starts=task.get("starts"))
     limit = task.get("time_limit")
     if limit is not None and limit < 1:
         raise UsageError(f"time_limit is a maze's decisions per episode (at least 1), got {limit}")
-    if task.get("walls") is not None and task["walls"] not in maze_env.WALL_SCHEMES:
-        raise UsageError(f"walls is a maze's wall scheme ({' or '.join(maze_env.WALL_SCHEMES)}), "
-                         f"got {task['walls']!r}")
-    if task.get("starts") is not None and task["starts"] not in maze_env.START_PROTOCOLS:
-        raise UsageError(f"starts is a maze's start protocol "
-                         f"({' or '.join(maze_env.START_PROTOCOLS)}), got {task['starts']!r}")
 
 
 def _maze_evaluate(task: Task, agents, trials: int, seed: int, **options: Any):
@@ -203,8 +195,6 @@ MAZE = TaskFamily(
     training_defaults=lambda t: maze_training_setting(t["size"]),
     make_env=lambda t, n: make_maze_trials(t["size"], n, time_limit=t.get("time_limit"),
                                            walls=_maze_walls(t), starts=_maze_starts(t)),
-    observation_size=lambda t: int(np.prod(maze_env.OBS_SHAPE)),   # the flat 3×30×40 image
-    num_actions=lambda t: len(maze_env.ACTION_NAMES),
     env_spec=lambda t: maze_env.task_spec(t["size"], maze_env.MAZE_EPISODES, _maze_walls(t),
                                           _maze_starts(t)),
     describe=lambda t: f"maze {t['size']}",

@@ -355,7 +355,7 @@ def fresh_state(config: TrainConfig, warm: bool = True) -> RunState:
     with torch.random.fork_rng(devices=[]):     # seed the initial weights, leave global RNG be
         torch.manual_seed(config.seed)
         # φ, the recurrent core, then the heads (a signal may ask for one more), in this order
-        model = RecurrentActorCritic(fam.observation_size(config.task), fam.num_actions(config.task),
+        model = RecurrentActorCritic(*fam.layout(config.task),
                                      config.hidden_size, fam.make_encoder(config.task),
                                      sum(s.head_size for s in signals), cell=config.cell,
                                      update_gate_bias=config.update_gate_bias,
