@@ -1,6 +1,7 @@
 """RL² on MDPs, old recipe against new, side by side: samples and CPU seconds to reach a return.
 
     .venv/bin/python benchmarks/rl2_recipe_study.py [--steps 6e6] [--seeds 0] [--episodes 10]
+        [--recipes old,new,attention] [--save-logs DIR | --from-logs DIR]
 
 Trains RL² on the paper's random MDPs (n = 10 episodes of 10 steps) once per recipe and seed,
 for the same number of environment steps, with the package's trainer (`rl2_course.train`):
@@ -8,7 +9,12 @@ for the same number of environment steps, with the package's trainer (`rl2_cours
 * **old**: the course's first MDP recipe (`OLD_RECIPE`): a GRU with zero gate biases, its
   value head on the policy's memory, 4 epochs × 4 minibatches = 16 Adam steps per update
   whatever the batch, lr 3e-3, the entropy bonus decaying from the start;
-* **new**: today's defaults for the setting (`settings.mdp_setting`), which this study chose.
+* **new**: today's defaults for the setting (`settings.mdp_setting`), which this study chose;
+* **attention**: the same defaults with the causal-attention memory of `agents.attention`
+  (64 numbers per step, 2 layers, 4 heads) in place of the GRU, and lr 1e-3.
+
+``--from-logs DIR`` prints the table from logs an earlier run kept with ``--save-logs``
+(seconds are then those of that run, on whatever else shared its machine).
 
 From each run's log it reports when the on-policy mean trial return (a moving average over
 10 updates) first reached 120 / 130 / 140 / 150, in environment steps and in seconds of
@@ -28,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from rl2_course.argtypes import name_list
 from rl2_course.envs.mdp import MDP_HORIZON
 from rl2_course.train import TrainConfig, read_log, train
 
@@ -36,7 +43,8 @@ OLD_RECIPE = dict(hidden_size=128, cell="gru", update_gate_bias=0.0, value_netwo
                   learning_rate=3e-3, gamma=0.99, gae_lambda=0.9, entropy_coef=0.01,
                   entropy_coef_final=0.0, entropy_hold=0.0, ppo_epochs=4, minibatches=4,
                   minibatch_size=None, target_kl=None, reward_scale=0.1, bptt_length=None)
-RECIPES = {"old": OLD_RECIPE, "new": {}}
+ATTENTION_RECIPE = dict(cell="attention", hidden_size=64, learning_rate=1e-3)
+RECIPES = {"old": OLD_RECIPE, "new": {}, "attention": ATTENTION_RECIPE}
 LEVELS = (120, 130, 140, 150)
 
 
@@ -71,8 +79,12 @@ def main() -> None:
     parser.add_argument("--steps", type=float, default=6e6, help="environment steps per run")
     parser.add_argument("--seeds", type=lambda t: [int(s) for s in t.split(",")], default=[0])
     parser.add_argument("--episodes", type=int, default=10)
+    parser.add_argument("--recipes", type=name_list(*RECIPES), default=list(RECIPES),
+                        help=f"which recipes (default: {','.join(RECIPES)})")
     parser.add_argument("--save-logs", type=Path, default=None,
                         help="keep each run's log.csv here as RECIPE-sSEED.csv")
+    parser.add_argument("--from-logs", type=Path, default=None,
+                        help="read RECIPE-sSEED.csv from here instead of training")
     args = parser.parse_args()
     torch.set_num_threads(1)
     print(f"RL² recipes on random MDPs, n={args.episodes}: {args.steps:,.0f} env steps per run, "
@@ -81,9 +93,13 @@ def main() -> None:
     print(f"| recipe | seed | {header} | final return | episode 1 | episode {args.episodes} |")
     print("|---|---:|" + "---:|" * (2 * len(LEVELS) + 3))
     for seed in args.seeds:
-        for name, recipe in RECIPES.items():
-            log = run(recipe, args.episodes, args.steps, seed,
-                      None if args.save_logs is None else args.save_logs / f"{name}-s{seed}.csv")
+        for name in args.recipes:
+            if args.from_logs is not None:
+                log = read_log(args.from_logs / f"{name}-s{seed}.csv")
+                log["env_steps"] = log["trials_seen"] * args.episodes * MDP_HORIZON
+            else:
+                log = run(RECIPES[name], args.episodes, args.steps, seed, None if args.save_logs
+                          is None else args.save_logs / f"{name}-s{seed}.csv")
             cells = []
             for level in LEVELS:
                 s = first_crossing(log["env_steps"], log["mean_return"], level)

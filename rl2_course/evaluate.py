@@ -103,10 +103,25 @@ def make_bandit_agent(name: str, arms: int, episodes: int, *,
 #: the RL² agent and its memory-wipe ablation: name -> `RL2Agent` options. "rl2-forgetful"
 #: rolls rl2's dice, so the two play their first episode move for move alike and differ only
 #: where the memory of earlier episodes would count (`RL2Agent.forget_between_episodes`).
+#: "rl2-attention" is RL² with the causal-attention memory (`agents.attention`); its pretrained
+#: file is the GRU's name with "-attention" (`memory_suffix`).
 RL2_AGENTS: dict[str, dict[str, Any]] = {
     "rl2": {},
     "rl2-forgetful": {"name": "rl2-forgetful", "dice": "rl2", "forget_between_episodes": True},
+    "rl2-attention": {"name": "rl2-attention", "memory": "attention"},
+    "rl2-attention-forgetful": {"name": "rl2-attention-forgetful", "dice": "rl2-attention",
+                                "forget_between_episodes": True, "memory": "attention"},
 }
+
+
+def memory_suffix(memory: str) -> str:
+    """What a pretrained checkpoint's file name adds for a memory: "" (GRU), "-attention"."""
+    return "" if memory == "gru" else f"-{memory}"
+
+
+def with_memory(path: Path, memory: str) -> Path:
+    """``assets/checkpoints/mdp-n10.pt`` -> ``mdp-n10-attention.pt`` for ``memory="attention"``."""
+    return path.with_name(f"{path.stem}{memory_suffix(memory)}{path.suffix}")
 
 
 def _load_rl2(arms: int, episodes: int, checkpoint: Path | None, **options: Any) -> Policy:
@@ -114,10 +129,12 @@ def _load_rl2(arms: int, episodes: int, checkpoint: Path | None, **options: Any)
     from rl2_course.envs.bandit import task_spec
     from rl2_course.settings import pretrained_checkpoint
 
-    return load_rl2_agent(checkpoint, pretrained_checkpoint(arms, episodes),
+    memory = options.pop("memory", "gru")
+    return load_rl2_agent(checkpoint, with_memory(pretrained_checkpoint(arms, episodes), memory),
                           task_spec(arms, episodes),
                           f"bandit k={arms}, n={episodes}",
-                          f"train bandit --arms {arms} --episodes {episodes}", **options)
+                          f"train bandit --arms {arms} --episodes {episodes}"
+                          + (f" --set cell={memory}" if memory != "gru" else ""), **options)
 
 
 def load_rl2_agent(checkpoint: str | Path | None, pretrained: Path, env_spec: dict,
@@ -152,6 +169,12 @@ def resolve_agents(agents: Sequence[str | Policy], make_agent: Callable[[str], P
         raise UsageError("no agents to evaluate")
     if checkpoint is not None and not any(isinstance(a, str) and a.startswith("rl2") for a in agents):
         raise UsageError("--checkpoint is for the rl2 agent, but rl2 is not among the agents")
+    memories = {RL2_AGENTS[a].get("memory", "gru") for a in agents
+                if isinstance(a, str) and a in RL2_AGENTS}
+    if checkpoint is not None and len(memories) > 1:
+        raise UsageError("--checkpoint names one network, but the agents ask for two memories "
+                         "(rl2 and rl2-attention): evaluate them with their pretrained files, "
+                         "or one of them with --checkpoint")
     return [make_agent(a) if isinstance(a, str) else a for a in agents]
 
 

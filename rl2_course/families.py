@@ -63,6 +63,8 @@ class TaskFamily:
     agents_help: str                             # the agents `evaluate` knows
     evaluate: Callable[..., Any]                 # (task, agents, trials, seed, checkpoint=...)
     evaluation_heading: Callable[[Task, Any], str]
+    trial_steps: Callable[[Task], int]           # the longest trial, in steps (an attention
+                                                 # memory's context)
     default_trials: int = 1000                   # `evaluate --trials` default
     # `evaluate`'s own options beyond the task's (the maze's --walls, --starts, ...): those
     # that are task options travel in the task, the others as keywords of ``evaluate``
@@ -118,8 +120,10 @@ BANDIT = TaskFamily(
     describe=lambda t: f"bandit k={t['arms']}, n={t['episodes']}",
     pretrained=lambda t: pretrained_checkpoint(t["arms"], t["episodes"]),
     agents_help="random,greedy,epsilon-greedy,ucb1,thompson,optimistic-thompson,gittins,"
-                "bayes-optimal,rl2,rl2-forgetful (rl2 with its memory wiped at every episode start)",
+                "bayes-optimal,rl2,rl2-forgetful (rl2 with its memory wiped at every episode start),"
+                "rl2-attention,rl2-attention-forgetful (RL² with an attention memory)",
     evaluate=_bandit_evaluate,
+    trial_steps=lambda t: int(t["episodes"]),
     evaluation_heading=lambda t, r: (f"Bernoulli bandits: k={t['arms']} arms, n={t['episodes']} "
                                      f"pulls, {r.trials} trials, seed {r.seed} (every agent meets "
                                      f"the same tasks)"))
@@ -149,8 +153,10 @@ MDP = TaskFamily(
     describe=lambda t: f"mdp n={t['episodes']}",
     pretrained=lambda t: pretrained_mdp_checkpoint(t["episodes"]),
     agents_help="random,greedy,epsilon-greedy,psrl,opsrl,ucrl2,beb,rl2,rl2-forgetful (rl2 with its "
-                "memory wiped at every episode start)",
+                "memory wiped at every episode start),rl2-attention,rl2-attention-forgetful (RL² "
+                "with an attention memory)",
     evaluate=_mdp_evaluate,
+    trial_steps=lambda t: int(t["episodes"]) * mdp_env.MDP_HORIZON,
     evaluation_heading=lambda t, r: (
         f"random tabular MDPs: {mdp_env.MDP_STATES} states, {mdp_env.MDP_ACTIONS} actions, "
         f"{mdp_env.MDP_HORIZON} steps per episode, n={t['episodes']} episodes, {r.trials} trials, "
@@ -202,6 +208,8 @@ MAZE = TaskFamily(
     agents_help="random,rl2,rl2-forgetful (the RL² agent with its memory wiped before "
                 "episode 2: what is its memory worth?)",
     evaluate=_maze_evaluate,
+    trial_steps=lambda t: maze_env.MAZE_EPISODES * int(
+        t.get("time_limit") or maze_env.maze_size(t["size"]).time_limit),
     evaluation_heading=lambda t, r: (
         f"ViZDoom mazes ({t['size']}, {r.walls} walls, {r.starts} starts), {r.episodes} "
         f"episodes per trial, {r.trials} trials, seed {r.seed} (every agent meets the same "

@@ -96,6 +96,15 @@ class RunConfig:
     def make_env(self, num_trials: int | None = None) -> TrialEnv:
         return family(self.env).make_env(self.task, num_trials or self.trials_per_update)
 
+    def attention_shape(self) -> dict[str, int]:
+        """The attention core's shape (`agents.attention`); all zeros-and-defaults for a GRU,
+        so a GRU checkpoint's spec does not mention it."""
+        if self.cell != "attention":
+            return {}
+        context = self.context or family(self.env).trial_steps(self.task)
+        return {"context": int(context), "attention_layers": self.attention_layers,
+                "attention_heads": self.attention_heads}
+
     def make_signals(self) -> list[TrainingSignal]:
         return make_signals(self.signals, self.gamma)
 
@@ -119,6 +128,11 @@ def task_config(env: str, setting: tuple, overrides: dict[str, Any]) -> dict[str
     for name in ("actions", "episodes"):        # the setting's own, already in the task
         setting.pop(name)
     setting["schedule_updates"] = setting.pop("updates")
+    if overrides.get("cell") == "attention":
+        # GRU defaults that attention does not take: gates (MDP_RECIPE) and truncated BPTT, since
+        # a segment would read keys and values of its trial's start computed by the rollout's
+        # weights, with no gradient; one causal pass over a whole trial costs little
+        setting.update(update_gate_bias=0.0, bptt_length=None)
     return {"env": env, "task": task, **setting,
             "signals": SignalSettings.from_dict(signals).changed(), **overrides}
 
@@ -159,6 +173,20 @@ def check_config(config: Any) -> None:
     if config.cell not in CELLS or config.value_network not in VALUE_NETWORKS:
         raise UsageError(f"cell must be one of {', '.join(CELLS)} and value_network one of "
                          f"{', '.join(VALUE_NETWORKS)}; got {config.cell!r}, {config.value_network!r}")
+    for name in ("attention_layers", "attention_heads"):
+        if getattr(config, name) < 1:
+            raise UsageError(f"{name} must be at least 1, got {getattr(config, name)}")
+    if config.cell == "attention":
+        steps = family(config.env).trial_steps(config.task)
+        if config.context is not None and config.context < steps:
+            raise UsageError(f"context={config.context} is shorter than the trial "
+                             f"({steps} steps): attention reads the whole trial")
+        if config.hidden_size % config.attention_heads:
+            raise UsageError(f"hidden_size={config.hidden_size} must be a multiple of "
+                             f"attention_heads={config.attention_heads}")
+        if config.value_network != "shared" or config.update_gate_bias:
+            raise UsageError("an attention memory takes neither value_network=separate nor "
+                             "update_gate_bias (it has no update gates)")
     if config.bptt_length is not None and config.bptt_length < 1:
         raise UsageError(f"bptt_length must be at least 1 or None, got {config.bptt_length}")
     if not 0.0 <= config.gamma <= 1.0 or not 0.0 <= config.gae_lambda <= 1.0:

@@ -63,6 +63,12 @@ class TrainConfig(RunConfig):
     cell: str = "gru"
     update_gate_bias: float = 0.0
     value_network: str = "shared"
+    # cell="attention" (`agents.attention`): a causal transformer over the trial's steps,
+    # with hidden_size numbers per step, these layers and heads, and positions for the
+    # longest trial (None: the setting's trial length)
+    attention_layers: int = 2
+    attention_heads: int = 4
+    context: int | None = None
     # PPO and GAE
     learning_rate: float = 2e-3
     lr_final_fraction: float = 0.1     # lr decays linearly to this fraction of learning_rate
@@ -359,7 +365,8 @@ def fresh_state(config: TrainConfig, warm: bool = True) -> RunState:
                                      config.hidden_size, fam.make_encoder(config.task),
                                      sum(s.head_size for s in signals), cell=config.cell,
                                      update_gate_bias=config.update_gate_bias,
-                                     value_network=config.value_network)
+                                     value_network=config.value_network,
+                                     **config.attention_shape())
     model.to(config.device)    # initialised on the CPU: the same first weights on any device
     if warm and config.init_from is not None:
         warm_start(model, Path(config.init_from))

@@ -104,24 +104,39 @@ class LayerNormGRU(nn.Module):
         return torch.stack(zs)
 
 
-#: the cores `RecurrentActorCritic` can use (``cell``)
-CELLS = ("gru", "lngru")
+#: the cores `RecurrentActorCritic` can use (``cell``); "attention" is
+#: `rl2_course.agents.attention.CausalAttentionCore`, whose state is its key/value cache
+CELLS = ("gru", "lngru", "attention")
 
 
-def make_cell(cell: str, input_size: int, hidden_size: int,
-              update_gate_bias: float = 0.0) -> nn.Module:
+def make_cell(cell: str, input_size: int, hidden_size: int, update_gate_bias: float = 0.0, *,
+              context: int = 0, attention_layers: int = 2, attention_heads: int = 4) -> nn.Module:
     """A recurrent core of kind ``cell`` (`CELLS`). An `nn.GRU` comes with torch's default
     initialisation: `init_gru` sets the course's, after the other layers are made (the order
-    in which layers draw their first weights is part of a seeded run)."""
+    in which layers draw their first weights is part of a seeded run). ``context`` (the
+    longest trial, in steps), ``attention_layers`` and ``attention_heads`` shape an
+    attention core and are ignored by the GRUs."""
     if cell == "gru":
         return nn.GRU(input_size, hidden_size)
     if cell == "lngru":
         return LayerNormGRU(input_size, hidden_size, update_gate_bias)
+    if cell == "attention":
+        from rl2_course.agents.attention import CausalAttentionCore
+        if context < 1:
+            raise ValueError("an attention core needs its context: the longest trial, in steps")
+        return CausalAttentionCore(input_size, hidden_size, context, attention_layers,
+                                   attention_heads)
     raise ValueError(f"unknown recurrent cell {cell!r}; known: {', '.join(CELLS)}")
 
 
+def state_size(core: nn.Module) -> int:
+    """Numbers in ``core``'s recurrent state: H for a GRU, the key/value cache for attention."""
+    return int(getattr(core, "state_size", core.hidden_size))
+
+
 def run_cell(core: nn.Module, x: torch.Tensor, h0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Every h_t (T, B, H) and h_T (B, H) of ``core`` over x (T, B, D) from h0 (B, H)."""
+    """Every output h_t (T, B, H) and the last state (B, S) of ``core`` over x (T, B, D) from
+    h0 (B, S); for a GRU the outputs are its states and S = H."""
     if isinstance(core, nn.GRU):
         outputs, h_last = core(x, h0.unsqueeze(0).contiguous())
         return outputs, h_last.squeeze(0)
@@ -133,7 +148,11 @@ def update_gates(core: nn.Module, x: torch.Tensor, h0: torch.Tensor) -> torch.Te
     if isinstance(core, nn.GRU):
         hidden, _ = run_cell(core, x, h0)
         return gru_update_gates(core, x, hidden, h0)
+    if not hasattr(core, "update_gates"):
+        raise ValueError(f"a {type(core).__name__} has no update gates: its memory is the "
+                         f"trial's steps themselves")
     return core.update_gates(x, h0)
 
 
-__all__ = ["CELLS", "LayerNormGRU", "init_gru", "make_cell", "run_cell", "update_gates"]
+__all__ = ["CELLS", "LayerNormGRU", "init_gru", "make_cell", "run_cell", "state_size",
+           "update_gates"]

@@ -142,6 +142,10 @@ def _schema_problem(payload: dict[str, Any]) -> str | None:
         value = spec.get(key)
         if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_SIZE:
             return f"model_spec[{key!r}] must be a whole number in [1, {MAX_SIZE}], got {value!r}"
+    for key in ("context", "attention_layers", "attention_heads"):
+        value = spec.get(key, 1)
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_SIZE:
+            return f"model_spec[{key!r}] must be a whole number in [0, {MAX_SIZE}], got {value!r}"
     if not isinstance(spec.get("encoder"), dict):
         return "model_spec['encoder'] must be a mapping"
     if not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in payload["state_dict"].items()):

@@ -29,7 +29,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from rl2_course.agents.cells import init_gru, make_cell, run_cell, update_gates
+from rl2_course.agents.cells import init_gru, make_cell, run_cell, state_size, update_gates
 from rl2_course.envs.trial import TrialInputLayout
 
 
@@ -131,7 +131,10 @@ def build_encoder(spec: dict[str, Any]) -> ObservationEncoder:
 #: ``value_network``: the value reads the policy's memory, or has a core of its own
 VALUE_NETWORKS = ("shared", "separate")
 #: the memory options and their defaults (the course's first network); a spec names the others
-MEMORY_DEFAULTS = {"cell": "gru", "update_gate_bias": 0.0, "value_network": "shared"}
+MEMORY_DEFAULTS = {"cell": "gru", "update_gate_bias": 0.0, "value_network": "shared",
+                   "context": 0, "attention_layers": 2, "attention_heads": 4}
+#: the options that shape an attention core (`agents.attention`)
+ATTENTION_OPTIONS = ("context", "attention_layers", "attention_heads")
 
 class RecurrentActorCritic(nn.Module):
     """φ → recurrent core → policy logits and value, over RL² inputs x = [obs | a | r | d].
@@ -143,12 +146,16 @@ class RecurrentActorCritic(nn.Module):
     norm, ReLU candidate); ``update_gate_bias`` starts every update gate holding;
     ``value_network="separate"`` gives the value its own core (the paper's first author and
     pytorch_rl2 do so), so the value loss's gradients never reach the policy's memory.
+    ``cell="attention"`` replaces the GRU by a causal transformer over the trial's steps
+    (`agents.attention`; ``context`` steps at most, ``attention_layers`` and
+    ``attention_heads``): its outputs have H numbers, its state is its key/value cache.
     """
 
     def __init__(self, observation_size: int, num_actions: int, hidden_size: int = 128,
                  encoder: ObservationEncoder | None = None, aux_size: int = 0, *,
                  cell: str = "gru", update_gate_bias: float = 0.0,
-                 value_network: str = "shared") -> None:
+                 value_network: str = "shared", context: int = 0, attention_layers: int = 2,
+                 attention_heads: int = 4) -> None:
         super().__init__()
         if value_network not in VALUE_NETWORKS:
             raise ValueError(f"unknown value network {value_network!r}; known: {', '.join(VALUE_NETWORKS)}")
@@ -156,10 +163,13 @@ class RecurrentActorCritic(nn.Module):
         self.hidden_size = int(hidden_size)
         self.cell, self.update_gate_bias = cell, float(update_gate_bias)
         self.value_network = value_network
+        self.context, self.attention_layers = int(context), int(attention_layers)
+        self.attention_heads = int(attention_heads)
+        shape = {k: getattr(self, k) for k in ATTENTION_OPTIONS}
         self.encoder = encoder if encoder is not None else IdentityEncoder(observation_size)
         # core input: φ(obs) followed by the untouched [one_hot(a_{t-1}) | r_{t-1} | d_{t-1}].
         core_input = self.encoder.output_size + self.layout.num_actions + 2
-        self.gru = make_cell(cell, core_input, self.hidden_size, self.update_gate_bias)
+        self.gru = make_cell(cell, core_input, self.hidden_size, self.update_gate_bias, **shape)
         self.policy_head = nn.Linear(self.hidden_size, self.layout.num_actions)
         self.value_head = nn.Linear(self.hidden_size, 1)
         # Optional auxiliary head (UNREAL / Mirowski et al. 2017 style): predicts ``aux_size``
@@ -167,8 +177,8 @@ class RecurrentActorCritic(nn.Module):
         # Acting never reads it; it only shapes what the memory keeps.
         self.aux_size = int(aux_size)
         self.aux_head = nn.Linear(self.hidden_size, self.aux_size) if self.aux_size else None
-        self.value_gru = (make_cell(cell, core_input, self.hidden_size, self.update_gate_bias)
-                          if value_network == "separate" else None)
+        self.value_gru = (make_cell(cell, core_input, self.hidden_size, self.update_gate_bias,
+                                    **shape) if value_network == "separate" else None)
         self._init_weights()
 
     def _init_weights(self) -> None:
@@ -194,8 +204,9 @@ class RecurrentActorCritic(nn.Module):
 
     @property
     def state_size(self) -> int:
-        """Numbers in the recurrent state: H, or 2H with a separate value network."""
-        return self.hidden_size * (2 if self.value_gru is not None else 1)
+        """Numbers in the recurrent state: H, or 2H with a separate value network (an
+        attention core's state is its key/value cache, `agents.attention`)."""
+        return sum(state_size(core) for core in (self.gru, self.value_gru) if core is not None)
 
     def spec(self) -> dict[str, Any]:
         """Plain data that rebuilds this architecture (the weights travel separately). Options
@@ -255,9 +266,9 @@ class RecurrentActorCritic(nn.Module):
         inputs = self._gru_inputs(x)
         if self.value_gru is None:
             return run_cell(self.gru, inputs, h0)
-        H = self.hidden_size
-        policy_states, policy_last = run_cell(self.gru, inputs, h0[:, :H])
-        value_states, value_last = run_cell(self.value_gru, inputs, h0[:, H:])
+        S = state_size(self.gru)
+        policy_states, policy_last = run_cell(self.gru, inputs, h0[:, :S])
+        value_states, value_last = run_cell(self.value_gru, inputs, h0[:, S:])
         return (torch.cat([policy_states, value_states], -1),
                 torch.cat([policy_last, value_last], -1))
 
@@ -274,7 +285,7 @@ class RecurrentActorCritic(nn.Module):
 
     def update_gates(self, x: torch.Tensor, h0: torch.Tensor) -> torch.Tensor:
         """The policy core's update gates z_t (T, B, H) over x (T, B, D) from h0 (B, S)."""
-        return update_gates(self.gru, self._gru_inputs(x), h0[:, :self.hidden_size])
+        return update_gates(self.gru, self._gru_inputs(x), h0[:, :state_size(self.gru)])
 
     def step(self, x: torch.Tensor, h: torch.Tensor
              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -119,6 +119,8 @@ def _retention(env: str, task: Task, checkpoint: str | Path | None, trials: int,
 
     agent: RL2Agent = load_rl2_agent(checkpoint, fam.pretrained(task), fam.env_spec(task),
                                      fam.describe(task), f"train {env}")
+    if agent.model.cell == "attention":     # no update gates: its memory is the trial itself
+        return {}
     env_batch = fam.make_env(task, trials)
     stepper, inputs = TrialStepper(env_batch, agent, seed=seed), []
     while not stepper.done:

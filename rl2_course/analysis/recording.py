@@ -88,8 +88,15 @@ def counts_before_each_pull(actions: np.ndarray, rewards: np.ndarray,
 def replay(model: RecurrentActorCritic, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Run ``model`` over time-major inputs ``x`` (T, B, D) from h_0 = 0, one `step` at a time,
     as the rollout did. Returns the GRU states h_t and the policy logits, (T, B, H) and (T, B, A).
+    An attention memory's state is its key/value cache, so for it the features its heads read
+    (T, B, H) come back instead, from one pass over the whole sequence.
     """
     x = torch.as_tensor(np.asarray(x, dtype=np.float32))
+    if model.cell == "attention" and x.shape[0]:
+        with torch.no_grad():
+            features, _ = model.hidden_sequence(x.to(model.device), model.initial_hidden(x.shape[1]))
+            logits, _ = model.heads(features)
+        return model.policy_memory(features).cpu().numpy(), logits.cpu().numpy()
     hidden, logits = [], []
     with torch.no_grad():
         h = model.initial_hidden(x.shape[1])

@@ -1,0 +1,121 @@
+"""The causal-attention memory (`rl2_course.agents.attention`): the same function whether run
+step by step from its cache, in truncated segments or over a whole trial; causal; cleared by
+a zero state; trained, saved, resumed and evaluated like the GRU."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from rl2_course.agents import RecurrentActorCritic, RL2Agent, load_checkpoint
+from rl2_course.agents.attention import CausalAttentionCore
+from rl2_course.errors import UsageError
+from rl2_course.evaluate_mdp import evaluate_mdp
+from rl2_course.train import TrainConfig, read_log, train
+from test_train import assert_same_params, params, tiny
+
+
+def _network(context: int = 12, **options) -> RecurrentActorCritic:
+    torch.manual_seed(0)
+    return RecurrentActorCritic(4, 3, 16, cell="attention", context=context, attention_layers=2,
+                                attention_heads=2, **options).eval()
+
+
+def test_stepping_from_the_cache_segments_and_whole_trials_agree():
+    model = _network()
+    x = torch.randn(12, 5, model.input_size)
+    h0 = model.initial_hidden(5)
+    with torch.no_grad():
+        whole, values, h_end = model.forward_sequence(x, h0)
+        h, stepped = h0, []
+        for t in range(12):
+            logits, _, h = model.step(x[t], h)
+            stepped.append(logits)
+        h_seg, segments = h0, []
+        for start in range(0, 12, 5):                  # 5 + 5 + 2: segments read the cache
+            logits, _, h_seg = model.forward_sequence(x[start:start + 5], h_seg)
+            segments.append(logits)
+    torch.testing.assert_close(torch.stack(stepped), whole, atol=1e-5, rtol=0)
+    torch.testing.assert_close(torch.cat(segments), whole, atol=1e-5, rtol=0)
+    torch.testing.assert_close(h, h_end, atol=1e-5, rtol=0)
+    assert model.state_size == 1 + model.input_size + 2 * 2 * 12 * 16
+
+
+def test_attention_is_causal_and_a_zero_state_is_a_new_trial():
+    model = _network()
+    x = torch.randn(10, 3, model.input_size)
+    changed = x.clone()
+    changed[6:] = torch.randn(4, 3, model.input_size)
+    with torch.no_grad():
+        before, _, _ = model.forward_sequence(x, model.initial_hidden(3))
+        after, _, _ = model.forward_sequence(changed, model.initial_hidden(3))
+        torch.testing.assert_close(before[:6], after[:6])
+        assert not torch.allclose(before[6:], after[6:])
+        # the memory-wipe ablation zeroes a row's state: it then acts as at a trial's start
+        _, _, h = model.forward_sequence(x[:4], model.initial_hidden(3))
+        h[1] = 0.0
+        wiped, _, _ = model.forward_sequence(x[4:6], h)
+        fresh, _, _ = model.forward_sequence(x[4:6], model.initial_hidden(3))
+    torch.testing.assert_close(wiped[:, 1], fresh[:, 1])
+    assert not torch.allclose(wiped[:, 0], fresh[:, 0])
+
+
+def test_a_trial_longer_than_the_context_is_refused():
+    model = _network(context=4)
+    with pytest.raises(ValueError, match="attention context of 4 steps"):
+        model.forward_sequence(torch.zeros(5, 1, model.input_size), model.initial_hidden(1))
+    with pytest.raises(ValueError, match="multiple"):
+        CausalAttentionCore(8, 10, context=4, heads=4)
+
+
+def test_attention_weights_are_a_causal_distribution_over_the_trial():
+    core = CausalAttentionCore(4, 8, context=6, layers=1, heads=2)
+    h0 = torch.zeros(2, core.state_size)
+    with torch.no_grad():
+        outputs, _, weights = core(torch.randn(6, 2, 4), h0, return_weights=True)
+        plain, _ = core(torch.randn(6, 2, 4), h0)
+    w = weights[0]                                     # (B, heads, T, T)
+    assert w.shape == (2, 2, 6, 6)
+    torch.testing.assert_close(w.sum(-1), torch.ones(2, 2, 6))
+    assert float(w.triu(1).abs().max()) == 0.0         # nothing read from the future
+    assert plain.shape == outputs.shape == (6, 2, 8)
+
+
+def test_config_checks_the_attention_shape():
+    with pytest.raises(UsageError, match="shorter than the trial"):
+        tiny(cell="attention", context=3).validate()
+    with pytest.raises(UsageError, match="multiple of attention_heads"):
+        tiny(cell="attention", hidden_size=10, attention_heads=4).validate()
+    with pytest.raises(UsageError, match="update gates"):
+        tiny(cell="attention", value_network="separate").validate()
+    # the MDP defaults' gate bias is a GRU setting: asking for attention drops it
+    assert TrainConfig.for_mdp(10, cell="attention").update_gate_bias == 0.0
+    assert TrainConfig.for_mdp(10, cell="attention").attention_shape()["context"] == 100
+
+
+def test_an_attention_agent_trains_resumes_bit_for_bit_and_evaluates(tmp_path):
+    options = dict(cell="attention", attention_heads=2)
+    straight = train(tiny(updates=4, **options), tmp_path / "a", progress=False)
+    train(tiny(updates=2, **options), tmp_path / "b", progress=False)
+    resumed = train(tiny(updates=4, **options), tmp_path / "b", resume=True, progress=False)
+    assert_same_params(params(straight.model), params(resumed.model))
+    assert len(read_log(straight.log_path)["update"]) == 4
+    model, _ = load_checkpoint(straight.checkpoint_path)
+    assert model.spec()["cell"] == "attention" and model.spec()["context"] == 5
+    x = torch.randn(5, 2, model.input_size)
+    with torch.no_grad():
+        torch.testing.assert_close(model.forward_sequence(x, model.initial_hidden(2))[0],
+                                   straight.model.forward_sequence(x, model.initial_hidden(2))[0])
+
+
+def test_an_attention_agent_plays_mdp_trials_with_its_ablation(tmp_path):
+    config = TrainConfig.for_mdp(2, cell="attention", hidden_size=8, attention_heads=2,
+                                 trials_per_update=8, updates=1, minibatch_size=4)
+    run = train(config, tmp_path / "run", progress=False)
+    result = evaluate_mdp(2, ["rl2", "rl2-forgetful", "random"], 40, seed=5,
+                          checkpoint=run.checkpoint_path, progress=False)
+    again = evaluate_mdp(2, ["rl2"], 40, seed=5, checkpoint=run.checkpoint_path, progress=False)
+    assert result.results["rl2"].mean == again.results["rl2"].mean       # seeded: same numbers
+    assert np.isfinite(result.results["rl2-forgetful"].mean)
+    assert isinstance(RL2Agent.from_checkpoint(run.checkpoint_path), RL2Agent)
