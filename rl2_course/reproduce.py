@@ -43,9 +43,12 @@ QUICK_TRIALS = {10: 2000, 100: 300, 500: 60}
 
 #: Table 2's rows (n episodes of tabular MDPs) and columns, as the paper orders them
 TABLE2_SETTINGS: tuple[int, ...] = tuple(paper.TABLE2)
-TABLE2_AGENTS = paper.TABLE2_COLUMNS
+#: beside the paper's columns, RL² with the attention memory (`agents.attention`): the paper
+#: has no such column, so its cells carry no paper number
+TABLE2_AGENTS = (*paper.TABLE2_COLUMNS, "rl2-attention")
 TABLE2_TITLES = {"random": "Random", "psrl": "PSRL", "opsrl": "OPSRL", "ucrl2": "UCRL2", "beb": "BEB",
-                 "epsilon-greedy": "ε-Greedy", "greedy": "Greedy", "rl2": "RL²"}
+                 "epsilon-greedy": "ε-Greedy", "greedy": "Greedy", "rl2": "RL² (GRU)",
+                 "rl2-attention": "RL² (attention)"}
 #: trials per row of Table 2 with --quick (n=100 costs ~10× n=10 per trial)
 QUICK_TRIALS_MDP = {10: 500, 25: 200, 50: 100, 75: 60, 100: 50}
 
@@ -133,7 +136,9 @@ def table1_markdown(rows: list[TableRow]) -> str:
 def table2_markdown(rows: list[TableRow]) -> str:
     return _markdown(rows, TABLE2_AGENTS, TABLE2_TITLES, lambda row: paper.TABLE2.get(row.episodes, {}),
                      lambda row: f"n={row.episodes}",
-                     "—: no number (no RL² checkpoint for that setting yet).")
+                     "RL² (GRU) is the paper's network; RL² (attention) the same slow RL and "
+                     "inputs with a causal-attention memory (no paper number: the paper has no "
+                     "such agent). —: no number (no checkpoint for that setting yet).")
 
 
 def _markdown(rows: list[TableRow], agents, titles: dict[str, str], published_for, label,

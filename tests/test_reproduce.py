@@ -40,16 +40,19 @@ def test_a_table2_row_has_every_baseline_the_papers_numbers_and_rl2_from_a_check
         monkeypatch, tmp_path):
     monkeypatch.setenv("RL2_COURSE_ASSETS", str(tmp_path / "assets"))
     rows = reproduce_table2(trials=60, seed=2, settings=[2])
-    assert set(rows[0].evaluation.results) == set(TABLE2_AGENTS) - {"rl2"}
+    assert set(rows[0].evaluation.results) == set(TABLE2_AGENTS) - {"rl2", "rl2-attention"}
     assert "no pretrained rl2 checkpoint for mdp n=2" in rows[0].missing["rl2"]
+    assert "--set cell=attention" in rows[0].missing["rl2-attention"]
     # a pretrained MDP agent in the assets directory fills the RL² column
     train(TrainConfig.for_mdp(2, updates=1, trials_per_update=16, hidden_size=8), tmp_path / "run",
           progress=False)
     export_checkpoint(tmp_path / "run" / "checkpoint.pt", tmp_path / "assets" / "checkpoints" / "mdp-n2.pt")
     rows = reproduce_table2(trials=60, seed=2, settings=[10, 2])
-    assert set(rows[1].evaluation.results) == set(TABLE2_AGENTS) and rows[1].missing == {}
+    assert set(rows[1].evaluation.results) == set(TABLE2_AGENTS) - {"rl2-attention"}
+    assert list(rows[1].missing) == ["rl2-attention"]
     text = table2_markdown(rows)
     assert "| n=10 | 60 |" in text and "(138.1)" in text and "— (156.2)" in text
+    assert "RL² (GRU) | RL² (attention) |" in text
     assert table2_json(rows, seed=2)["rows"][0]["paper"] == paper.TABLE2[10]
     assert table2_markdown(reproduce_table2(trials=60, seed=2, settings=[10, 2])) == text
 
