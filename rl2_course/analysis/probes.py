@@ -183,6 +183,31 @@ def split_trials(trials: int, seed: int, test_fraction: float = TEST_FRACTION
     return np.sort(order[test:]), np.sort(order[:test])
 
 
+def held_out_r2(features: np.ndarray, targets: np.ndarray, seed: int, *,
+                where: np.ndarray | None = None, alpha: float = DEFAULT_ALPHA) -> np.ndarray:
+    """R² per target column of a `LinearProbe` from per-step features to targets, scored on
+    held-out trials: the probe of chapter 05 for any recorded trials (chapter 06 reads an MDP
+    agent's reward estimates out of its memory with it).
+
+    ``features`` (B, T, H) and ``targets`` (B, T, m) are trial-major; the trials are split by
+    `split_trials(B, seed)`, the probe fitted on the train trials' steps and scored on the test
+    trials'. ``where`` (B, T) bool keeps only some steps (say, those where the target means
+    something), on both sides of the split.
+    """
+    features, targets = np.asarray(features), np.asarray(targets)
+    if features.shape[:2] != targets.shape[:2] or features.ndim != 3 or targets.ndim != 3:
+        raise ValueError(f"expected features (B, T, H) and targets (B, T, m) of the same trials, "
+                         f"got {features.shape} and {targets.shape}")
+    keep = np.ones(features.shape[:2], dtype=bool) if where is None else np.asarray(where, dtype=bool)
+    train, test = split_trials(features.shape[0], seed)
+    in_train = np.zeros_like(keep)
+    in_train[train] = True
+    in_test = np.zeros_like(keep)
+    in_test[test] = True
+    probe = LinearProbe.fit(features[keep & in_train], targets[keep & in_train], alpha)
+    return r2_score(targets[keep & in_test], probe.predict(features[keep & in_test]))
+
+
 def _score(hidden: np.ndarray, targets: dict[str, np.ndarray], optimal: np.ndarray,
            train: np.ndarray, test: np.ndarray, alpha: float) -> ProbeScores:
     """Fit every probe on the train trials' states, score on the test trials'."""

@@ -1,4 +1,4 @@
-"""Record bandit trials with what each agent knew at every decision: counts, GRU state, π.
+"""Record trials with what each agent knew at every decision: counts, memory state, π.
 
 Every analysis of chapter 05 starts from the same data: an agent plays many bandit trials
 (through the evaluator, so with the same tasks and luck as ``evaluate bandit --seed S``), and at
@@ -11,6 +11,10 @@ every decision t we line up
   `trial_input_sequence` the trainer uses) through the network, one `step` at a time, which
   gives exactly the states of the rollout and lets *another* network (a randomly initialised
   control) read the very same inputs.
+
+Tabular MDPs (chapter 06) are recorded the same way by `record_mdp_trials`, which keeps the
+inputs x_t themselves (they hold the state s_t, and an attention memory is read from them) and
+the Bayesian statistics of every (state, action) pair before each step.
 """
 
 from __future__ import annotations
@@ -23,10 +27,13 @@ import torch
 
 from rl2_course.agents.recurrent import RecurrentActorCritic
 from rl2_course.agents.rl2_agent import RL2Agent
-from rl2_course.envs import UNIFORM_PRIOR, ArmPrior, make_bandit_trials
+from rl2_course.baselines.mdps import PRIOR_REWARD_MEAN, PRIOR_REWARD_VAR, REWARD_NOISE_VAR
+from rl2_course.envs import UNIFORM_PRIOR, ArmPrior, make_bandit_trials, make_mdp_trials
 from rl2_course.envs.trial import trial_input_sequence
-from rl2_course.evaluate import check_bandit_setting, evaluate_policies
+from rl2_course.evaluate import agent_seed, check_bandit_setting, evaluate_policies
 from rl2_course.policy import Policy
+from rl2_course.rollout import TrialStepper
+from rl2_course.settings import MDP_ACTIONS, MDP_HORIZON, MDP_STATES
 
 
 @dataclass
@@ -143,6 +150,112 @@ def record_bandit_trials(policies: Sequence[Policy], arms: int, episodes: int, t
                             successes, failures)
         if isinstance(policy, RL2Agent):
             hidden, logits = replay(policy.model, trace.inputs())
+            trace.hidden, trace.logits = hidden.transpose(1, 0, 2), logits.transpose(1, 0, 2)
+        traces[policy.name] = trace
+    return traces
+
+
+@dataclass
+class MDPTrace:
+    """B recorded trials of one agent on random tabular MDPs, aligned per step t = 0 … T−1.
+
+    ``inputs`` (T, B, D) are the RL² inputs x_t the agent read, time-major as the network reads
+    them (a replay through any network needs nothing else); ``states``, ``actions``,
+    ``rewards`` and ``episode_done`` are (B, T): s_t and what the agent did there;
+    ``reward_means`` (B, S, A) is each task's true μ. ``hidden`` (B, T, H) and ``logits``
+    (B, T, A) are filled for RL² agents only: the GRU states h_t, or for an attention memory
+    the features its heads read (`replay`).
+    """
+
+    name: str
+    episodes: int
+    horizon: int
+    inputs: np.ndarray
+    states: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    episode_done: np.ndarray
+    reward_means: np.ndarray
+    hidden: np.ndarray | None = None
+    logits: np.ndarray | None = None
+
+    @property
+    def trials(self) -> int:
+        return self.actions.shape[0]
+
+    @property
+    def steps(self) -> int:
+        """T = episodes · horizon, the steps of one trial."""
+        return self.actions.shape[1]
+
+    def visits_before(self) -> np.ndarray:
+        """n(s, a) *before* step t, (B, T, S, A): how often each pair was tried earlier in the
+        trial. Every step counts, the last of an episode too (its reward is seen)."""
+        return self._cumulative(np.ones(self.actions.shape))
+
+    def reward_estimates(self) -> np.ndarray:
+        """The posterior mean of μ(s, a) before step t, (B, T, S, A): with the environment's
+        prior N(1, 1) and unit reward noise, (1 + Σ r) / (1 + n), as `MDPBelief.reward_mean`.
+        These are the 50 numbers a learner of this task family must keep and look up."""
+        precision = 1.0 / PRIOR_REWARD_VAR + self.visits_before() / REWARD_NOISE_VAR
+        sums = self._cumulative(self.rewards)
+        return (PRIOR_REWARD_MEAN / PRIOR_REWARD_VAR + sums / REWARD_NOISE_VAR) / precision
+
+    def current_state(self, per_pair: np.ndarray) -> np.ndarray:
+        """(B, T, S, A) -> (B, T, A): each step's row for the state s_t it is in (the lookup)."""
+        b, t = np.indices(self.states.shape)
+        return per_pair[b, t, self.states]
+
+    def _cumulative(self, values: np.ndarray) -> np.ndarray:
+        """Σ over steps j < t of ``values`` (B, T) at the pair (s_j, a_j): (B, T, S, A)."""
+        S, A = self.reward_means.shape[1:]
+        pair = self.states * A + self.actions                                    # (B, T)
+        added = np.zeros((*pair.shape, S * A))
+        np.put_along_axis(added, pair[..., None], np.asarray(values, dtype=float)[..., None], axis=2)
+        before = np.cumsum(added, axis=1) - added                                # leave out step t
+        return before.reshape(*pair.shape, S, A)
+
+
+def record_mdp_trials(policies: Sequence[Policy], episodes: int, trials: int, seed: int, *,
+                      states: int = MDP_STATES, actions: int = MDP_ACTIONS,
+                      horizon: int = MDP_HORIZON) -> dict[str, MDPTrace]:
+    """Play ``trials`` MDP trials with every policy and return one `MDPTrace` per policy name.
+
+    The tasks, the environment's luck and each policy's dice are those of `evaluate_mdp` with
+    this seed (chunk c of `CHUNK_TRIALS` trials uses environment seed (seed, c), a policy the
+    dice of (seed, c, its ``dice`` or name)), so a trace's returns are that evaluation's. An
+    `RL2Agent`'s trials are replayed through its network to fill ``hidden`` and ``logits``.
+    """
+    from rl2_course.evaluate_mdp import CHUNK_TRIALS, check_mdp_setting
+
+    check_mdp_setting(episodes, trials)
+    chunks = [min(CHUNK_TRIALS, trials - start) for start in range(0, trials, CHUNK_TRIALS)]
+    parts: dict[str, list[tuple[np.ndarray, ...]]] = {p.name: [] for p in policies}
+    if len(parts) != len(policies):
+        raise ValueError(f"each agent may appear once, got {', '.join(p.name for p in policies)}")
+    for c, size in enumerate(chunks):
+        env = make_mdp_trials(episodes, size, states, actions, horizon)
+        env_seed = int(np.random.SeedSequence([seed, c]).generate_state(1)[0])   # as evaluate_policies
+        for policy in policies:
+            stepper = TrialStepper(env, policy, seed=env_seed,
+                                   policy_seed=agent_seed(seed, c, getattr(policy, "dice", policy.name)))
+            inputs = []
+            while not stepper.done:
+                inputs.append(stepper.x.copy())
+                stepper.step()
+            record = stepper.record()
+            parts[policy.name].append((np.stack(inputs).astype(np.float32), record.actions,
+                                       record.rewards, record.episode_done,
+                                       env.task_env.reward_means.copy()))
+    traces = {}
+    for policy in policies:
+        inputs, acts, rewards, done, means = (np.concatenate(p, axis=1 if i == 0 else 0)
+                                              for i, p in enumerate(zip(*parts[policy.name])))
+        trace = MDPTrace(policy.name, episodes, horizon, inputs,
+                         inputs[..., :states].argmax(-1).T.astype(np.int64), acts, rewards,
+                         done.astype(bool), means)
+        if isinstance(policy, RL2Agent):
+            hidden, logits = replay(policy.model, inputs)
             trace.hidden, trace.logits = hidden.transpose(1, 0, 2), logits.transpose(1, 0, 2)
         traces[policy.name] = trace
     return traces
