@@ -63,6 +63,7 @@ class TaskFamily:
     agents_help: str                             # the agents `evaluate` knows
     evaluate: Callable[..., Any]                 # (task, agents, trials, seed, checkpoint=...)
     evaluation_heading: Callable[[Task, Any], str]
+    steps_per_trial: Callable[[Task], int]       # at most: what a rollout's memory grows with
     default_trials: int = 1000                   # `evaluate --trials` default
     # `evaluate`'s own options beyond the task's (the maze's --walls, --starts, ...): those
     # that are task options travel in the task, the others as keywords of ``evaluate``
@@ -122,7 +123,8 @@ BANDIT = TaskFamily(
     evaluate=_bandit_evaluate,
     evaluation_heading=lambda t, r: (f"Bernoulli bandits: k={t['arms']} arms, n={t['episodes']} "
                                      f"pulls, {r.trials} trials, seed {r.seed} (every agent meets "
-                                     f"the same tasks)"))
+                                     f"the same tasks)"),
+    steps_per_trial=lambda t: t["episodes"])
 
 
 # -- tabular MDPs (Table 2) ----------------------------------------------------------------------
@@ -154,7 +156,8 @@ MDP = TaskFamily(
     evaluation_heading=lambda t, r: (
         f"random tabular MDPs: {mdp_env.MDP_STATES} states, {mdp_env.MDP_ACTIONS} actions, "
         f"{mdp_env.MDP_HORIZON} steps per episode, n={t['episodes']} episodes, {r.trials} trials, "
-        f"seed {r.seed} (every agent meets the same tasks)"))
+        f"seed {r.seed} (every agent meets the same tasks)"),
+    steps_per_trial=lambda t: t["episodes"] * mdp_env.MDP_HORIZON)
 
 
 # -- ViZDoom mazes (Table 3) ---------------------------------------------------------------------
@@ -206,6 +209,8 @@ MAZE = TaskFamily(
         f"ViZDoom mazes ({t['size']}, {r.walls} walls, {r.starts} starts), {r.episodes} "
         f"episodes per trial, {r.trials} trials, seed {r.seed} (every agent meets the same "
         f"mazes); length = mean decisions of the successful episodes ± stderr"),
+    steps_per_trial=lambda t: maze_env.MAZE_EPISODES * (t.get("time_limit")
+                                                        or maze_env.maze_size(t["size"]).time_limit),
     default_trials=100,
     make_encoder=lambda t: ConvEncoder(),
     # time_limit: decisions per episode (None: the size's own; shorter limits make a
