@@ -117,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="seconds the whole notebook may run (default 900)")
     grade.add_argument("--cell-timeout", type=positive_number, default=300,
                        help="seconds one cell may run before it is interrupted (default 300)")
+    grade.add_argument("--memory", type=positive_number, default=None, metavar="GB",
+                       help="address space the notebook's processes may each use, in GB "
+                            "(default: the memory the machine has available)")
     grade.add_argument("--json", action="store_true", help="one JSON object on stdout")
     grade.set_defaults(run=_grade)
 
@@ -258,7 +261,8 @@ def _notebooks(args: argparse.Namespace) -> int:
 def _grade(args: argparse.Namespace) -> int:
     from rl2_course.classroom import grade_notebook, print_report
 
-    report = grade_notebook(args.notebook, timeout=args.timeout, cell_timeout=args.cell_timeout)
+    report = grade_notebook(args.notebook, timeout=args.timeout, cell_timeout=args.cell_timeout,
+                            memory_limit=None if args.memory is None else args.memory * 1e9)
     print_report(report, args.json)
     return 0 if report.all_passed else 1
 
