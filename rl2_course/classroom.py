@@ -442,6 +442,8 @@ def _signal_group(pgid: int | None, sig: int) -> None:
 def build_assignment(out: str | Path, solutions: Path = SOLUTIONS_DIR) -> Path:
     """Write the learner's notebooks (generated from ``solutions``) and ASSIGNMENT.md into a zip."""
     out = Path(out)
+    if out.name in ("", ".", "..") or out.is_dir():     # '' and '/' name no file
+        raise UsageError(f"--out {str(out) or repr('')} is a directory, not the zip file to write")
     masters = sorted(Path(solutions).glob("*.ipynb"))
     if not masters:
         raise UsageError(f"no master notebooks in {solutions}")

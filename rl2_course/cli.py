@@ -190,6 +190,11 @@ def _train(args: argparse.Namespace) -> int:
     fam = FAMILIES[args.env]
     setting = [getattr(args, a.name) for a in fam.arguments]
     fam.check(fam.task(*setting))
+    if args.init_from is not None and not args.resume and not args.init_from.is_file():
+        # before --out is created (a resumed run no longer reads it); its contents are checked
+        # when it is read
+        what = "is a directory" if args.init_from.is_dir() else "does not exist"
+        raise UsageError(f"--init-from {args.init_from} {what}; give a checkpoint file")
     options = dict(seed=args.seed, updates=args.updates, minutes=args.minutes,
                    device=args.device, **parse_overrides(args.overrides),
                    **({"init_from": str(args.init_from)} if args.init_from else {}))
