@@ -10,20 +10,20 @@ import argparse
 import math
 from typing import Any, Callable
 
-
-#: seeds are what numpy's SeedSequence and torch's generators both take without complaint
-SEED_LIMIT = 2 ** 32
+from rl2_course.errors import UsageError
+from rl2_course.limits import SEED_LIMIT, check_seed
 
 
 def seed(text: str) -> int:
-    """A seed: an integer in [0, 2³²)."""
+    """A seed: an integer in [0, 2³²), in the words `limits.check_seed` gives a Python caller."""
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"a seed is a whole number, got {text!r}") from None
-    if not 0 <= value < SEED_LIMIT:
-        raise argparse.ArgumentTypeError(f"a seed lies in [0, 2**32), got {text}")
-    return value
+    try:
+        return check_seed(value)
+    except UsageError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def positive_number(text: str) -> float:

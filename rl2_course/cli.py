@@ -117,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="seconds the whole notebook may run (default 900)")
     grade.add_argument("--cell-timeout", type=positive_number, default=300,
                        help="seconds one cell may run before it is interrupted (default 300)")
+    grade.add_argument("--memory", type=positive_number, default=None, metavar="GB",
+                       help="address space the notebook's processes may each use, in GB "
+                            "(default: the memory the machine has available)")
     grade.add_argument("--json", action="store_true", help="one JSON object on stdout")
     grade.set_defaults(run=_grade)
 
@@ -187,6 +190,11 @@ def _train(args: argparse.Namespace) -> int:
     fam = FAMILIES[args.env]
     setting = [getattr(args, a.name) for a in fam.arguments]
     fam.check(fam.task(*setting))
+    if args.init_from is not None and not args.resume and not args.init_from.is_file():
+        # before --out is created (a resumed run no longer reads it); its contents are checked
+        # when it is read
+        what = "is a directory" if args.init_from.is_dir() else "does not exist"
+        raise UsageError(f"--init-from {args.init_from} {what}; give a checkpoint file")
     options = dict(seed=args.seed, updates=args.updates, minutes=args.minutes,
                    device=args.device, **parse_overrides(args.overrides),
                    **({"init_from": str(args.init_from)} if args.init_from else {}))
@@ -258,7 +266,8 @@ def _notebooks(args: argparse.Namespace) -> int:
 def _grade(args: argparse.Namespace) -> int:
     from rl2_course.classroom import grade_notebook, print_report
 
-    report = grade_notebook(args.notebook, timeout=args.timeout, cell_timeout=args.cell_timeout)
+    report = grade_notebook(args.notebook, timeout=args.timeout, cell_timeout=args.cell_timeout,
+                            memory_limit=None if args.memory is None else args.memory * 1e9)
     print_report(report, args.json)
     return 0 if report.all_passed else 1
 

@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 
 from rl2_course.envs import TrialEnv, make_bandit_trials
 from rl2_course.errors import UsageError
+from rl2_course.limits import bandit_evaluation_bytes, check_memory, check_seed, check_trial_steps
 from rl2_course.policy import Policy
 from rl2_course.rollout import TrialRecord, run_trials
 
@@ -76,6 +77,21 @@ def check_bandit_setting(arms: int, episodes: int, trials: int | None = None) ->
         raise UsageError(f"--episodes must be at least 1, got {episodes}")
     if trials is not None and trials < 1:
         raise UsageError(f"--trials must be at least 1, got {trials}")
+
+
+def check_bandit_evaluation_fits(arms: int, episodes: int, trials: int,
+                                 agents: Sequence[str | Policy], *, keep_records: bool = False,
+                                 chunk_trials: int = CHUNK_TRIALS) -> None:
+    """Refuse, before anything is allocated, an evaluation of ``agents`` (names or policies)
+    on ``trials`` bandits of k = ``arms``, n = ``episodes`` whose memory estimate
+    (`limits.bandit_evaluation_bytes`) exceeds what the machine has, or whose trials are
+    longer than a rollout plays."""
+    names = [a if isinstance(a, str) else a.name for a in agents]
+    request = (f"evaluating {', '.join(names)} on {trials:,} bandit trials with k={arms:,} arms, "
+               f"n={episodes:,} pulls")
+    check_memory(bandit_evaluation_bytes(arms, episodes, trials, names, chunk_trials=chunk_trials,
+                                         keep_records=keep_records), request)
+    check_trial_steps(episodes, request)
 
 
 def make_bandit_agent(name: str, arms: int, episodes: int, *,
@@ -189,6 +205,8 @@ def evaluate_bandit(arms: int, episodes: int, agents: Sequence[str | Policy], tr
     RL² checkpoint that the name ``"rl2"`` loads (default: the pretrained one).
     """
     check_bandit_setting(arms, episodes, trials)
+    check_seed(seed)
+    check_bandit_evaluation_fits(arms, episodes, trials, agents, keep_records=keep_records)
     if checkpoint is not None:
         make_agent = functools.partial(make_agent, checkpoint=checkpoint)
     policies = resolve_agents(agents, lambda name: make_agent(name, arms, episodes), checkpoint)
@@ -212,6 +230,7 @@ def evaluate_policies(env_name: str, setting: dict[str, int], make_env: Callable
     decides whether tqdm shows a bar by default; ``task_arrays(env)`` is kept per chunk with
     ``keep_records`` (the bandits' arm means, for regret curves).
     """
+    check_seed(seed)      # numpy would refuse it mid-way, in its own words
     names = [p.name for p in policies]
     if len(set(names)) != len(names):
         raise UsageError(f"each agent may appear once, got {', '.join(names)}")

@@ -29,6 +29,7 @@ import numpy as np
 from rl2_course.envs import TrialEnv, make_maze_trials
 from rl2_course.errors import UsageError
 from rl2_course.evaluate import evaluate_policies, load_rl2_agent, resolve_agents
+from rl2_course.limits import BYTES_PER_NETWORK_TASK, check_memory, check_seed, evaluation_bytes
 from rl2_course.policy import Policy, UniformRandomPolicy
 from rl2_course.rollout import TrialRecord
 from rl2_course.envs.maze import (MAZE_EPISODES, MAZE_SIZES, START_PROTOCOLS, WALL_SCHEMES, MazeSize,
@@ -59,6 +60,19 @@ def check_maze_setting(size: str, trials: int | None = None, walls: str | None =
     if trials is not None and trials < 1:
         raise UsageError(f"--trials must be at least 1, got {trials}")
     return maze_size(size)
+
+
+def check_maze_evaluation_fits(size: str, trials: int, agents: Sequence[str | Policy], *,
+                               episodes_per_trial: int = MAZE_EPISODES,
+                               chunk_trials: int = CHUNK_TRIALS) -> None:
+    """Refuse, before a Doom engine starts, an evaluation whose kept records would not fit in
+    memory: every step of every trial is kept (Table 3 reads the episodes' lengths from them),
+    up to the size's time limit per episode."""
+    names = [a if isinstance(a, str) else a.name for a in agents]
+    steps = episodes_per_trial * maze_size(size).time_limit
+    check_memory(evaluation_bytes(trials, chunk_trials, len(names), steps, BYTES_PER_NETWORK_TASK,
+                                  keep_records=True),
+                 f"evaluating {', '.join(names)} on {trials:,} {size} mazes")
 
 
 def make_maze_agent(name: str, size: str, *, checkpoint: str | Path | None = None,
@@ -189,6 +203,9 @@ def evaluate_maze(size: str, agents: Sequence[str | Policy], trials: int, seed: 
     and agent; all are closed before this returns or raises.
     """
     setting = check_maze_setting(size, trials, walls, starts, episodes_per_trial)
+    check_seed(seed)
+    check_maze_evaluation_fits(size, trials, agents, episodes_per_trial=episodes_per_trial,
+                               chunk_trials=chunk_trials)
     walls = setting.walls if walls is None else walls
     starts = setting.starts if starts is None else starts
     policies = resolve_agents(
@@ -219,5 +236,6 @@ def evaluate_maze(size: str, agents: Sequence[str | Policy], trials: int, seed: 
                           episodes_per_trial)
 
 
-__all__ = ["CHUNK_TRIALS", "MAZE_AGENTS", "MazeEvaluation", "MazeMetrics", "check_maze_setting",
+__all__ = ["CHUNK_TRIALS", "MAZE_AGENTS", "MazeEvaluation", "MazeMetrics", "check_maze_evaluation_fits",
+           "check_maze_setting",
            "episode_outcomes", "evaluate_maze", "make_maze_agent"]

@@ -17,6 +17,7 @@ from rl2_course.envs import make_mdp_trials
 from rl2_course.errors import UsageError
 from rl2_course.evaluate import (RL2_AGENTS, Evaluation, evaluate_policies, load_rl2_agent,
                                  resolve_agents, with_memory)
+from rl2_course.limits import check_memory, check_seed, check_trial_steps, mdp_evaluation_bytes
 from rl2_course.policy import Policy
 from rl2_course.settings import MDP_ACTIONS, MDP_HORIZON, MDP_STATES
 
@@ -33,6 +34,21 @@ def check_mdp_setting(episodes: int, trials: int | None = None) -> None:
         raise UsageError(f"--episodes must be at least 1, got {episodes}")
     if trials is not None and trials < 1:
         raise UsageError(f"--trials must be at least 1, got {trials}")
+
+
+def check_mdp_evaluation_fits(episodes: int, trials: int, agents: Sequence[str | Policy], *,
+                              horizon: int = HORIZON, keep_records: bool = False) -> None:
+    """Refuse, before anything is allocated, an evaluation of ``agents`` (names or policies)
+    on ``trials`` random MDPs of n = ``episodes`` episodes of ``horizon`` steps whose memory
+    estimate (`limits.mdp_evaluation_bytes`) exceeds what the machine has, or whose trials are
+    longer than a rollout plays."""
+    names = [a if isinstance(a, str) else a.name for a in agents]
+    request = (f"evaluating {', '.join(names)} on {trials:,} MDP trials of n={episodes:,} "
+               f"episodes of {horizon:,} steps")
+    check_memory(mdp_evaluation_bytes(episodes, trials, names, chunk_trials=CHUNK_TRIALS,
+                                      states=STATES, actions=ACTIONS, horizon=horizon,
+                                      keep_records=keep_records), request)
+    check_trial_steps(episodes * horizon, request)
 
 
 def make_mdp_agent(name: str, episodes: int, *, checkpoint: str | Path | None = None) -> Policy:
@@ -72,6 +88,8 @@ def evaluate_mdp(episodes: int, agents: Sequence[str | Policy], trials: int, see
     ``{"env": "mdp", "episodes": n, "trials": T, "seed": S, "results": {agent: {"mean", "stderr"}}}``.
     """
     check_mdp_setting(episodes, trials)
+    check_seed(seed)
+    check_mdp_evaluation_fits(episodes, trials, agents, keep_records=keep_records)
     policies = resolve_agents(
         agents, lambda name: make_mdp_agent(name, episodes, checkpoint=checkpoint), checkpoint)
     return evaluate_policies("mdp", {"episodes": episodes},

@@ -63,8 +63,9 @@ class TaskFamily:
     agents_help: str                             # the agents `evaluate` knows
     evaluate: Callable[..., Any]                 # (task, agents, trials, seed, checkpoint=...)
     evaluation_heading: Callable[[Task, Any], str]
-    trial_steps: Callable[[Task], int]           # the longest trial, in steps (an attention
-                                                 # memory's context)
+    trial_steps: Callable[[Task], int]           # the longest trial, in steps: what a
+                                                 # rollout's memory and an attention
+                                                 # memory's context grow with
     default_trials: int = 1000                   # `evaluate --trials` default
     # `evaluate`'s own options beyond the task's (the maze's --walls, --starts, ...): those
     # that are task options travel in the task, the others as keywords of ``evaluate``

@@ -25,9 +25,12 @@ import numpy as np
 
 from rl2_course import paper
 from rl2_course.errors import UsageError, writable_directory
-from rl2_course.evaluate import Evaluation, evaluate_bandit, make_bandit_agent
-from rl2_course.evaluate_maze import MazeEvaluation, MazeMetrics, evaluate_maze, make_maze_agent
+from rl2_course.evaluate import (Evaluation, check_bandit_evaluation_fits, evaluate_bandit,
+                                 make_bandit_agent)
+from rl2_course.evaluate_maze import (MazeEvaluation, MazeMetrics, check_maze_evaluation_fits,
+                                      evaluate_maze, make_maze_agent)
 from rl2_course.files import atomic_write_text, json_safe
+from rl2_course.limits import check_seed
 from rl2_course.settings import MAZE_SETTINGS
 
 #: the paper's grid, in its row order (n, k)
@@ -98,10 +101,30 @@ def _check_trials(trials: int | None) -> None:
         raise UsageError(f"--trials must be at least 1, got {trials}")
 
 
+def _check_rows_fit(table: str, trials: int | None, quick: bool, settings=None) -> None:
+    """Refuse, before the first row runs (and before --out is created), a table whose largest
+    row would not fit in memory: a row found too large after minutes of the others is too late."""
+    from rl2_course.evaluate_mdp import check_mdp_evaluation_fits
+
+    if table == "table1":
+        for n, k in TABLE1_SETTINGS if settings is None else settings:
+            check_bandit_evaluation_fits(k, n, trials or (QUICK_TRIALS[n] if quick else 1000),
+                                         TABLE1_AGENTS)
+    elif table == "table2":
+        for n in TABLE2_SETTINGS if settings is None else settings:
+            check_mdp_evaluation_fits(n, trials or (QUICK_TRIALS_MDP[n] if quick else 1000),
+                                      TABLE2_AGENTS)
+    else:
+        for size in TABLE3_SETTINGS if settings is None else settings:
+            check_maze_evaluation_fits(size, trials or (QUICK_TRIALS_MAZE[size] if quick else 1000),
+                                       TABLE3_AGENTS)
+
+
 def reproduce_table1(trials: int | None = None, seed: int = 0, quick: bool = False,
                      settings=TABLE1_SETTINGS, progress: bool | None = None) -> list[TableRow]:
     """Evaluate every Table 1 agent that exists for each (n, k), on shared tasks per row."""
     _check_trials(trials)
+    _check_rows_fit("table1", trials, quick, settings)
     rows = []
     for n, k in settings:
         count = trials or (QUICK_TRIALS[n] if quick else 1000)
@@ -117,6 +140,7 @@ def reproduce_table2(trials: int | None = None, seed: int = 0, quick: bool = Fal
     from rl2_course.evaluate_mdp import evaluate_mdp, make_mdp_agent
 
     _check_trials(trials)
+    _check_rows_fit("table2", trials, quick, settings)
     rows = []
     for n in settings:
         count = trials or (QUICK_TRIALS_MDP[n] if quick else 1000)
@@ -197,6 +221,7 @@ def reproduce_table3(trials: int | None = None, seed: int = 0, quick: bool = Fal
     """Table 3's metrics of the random agent and (where a pretrained checkpoint exists) RL² in
     each maze size, every agent on the same mazes, targets and starts."""
     _check_trials(trials)
+    _check_rows_fit("table3", trials, quick, settings)
     rows = []
     for size in settings:
         count = trials or (QUICK_TRIALS_MAZE[size] if quick else 1000)
@@ -300,7 +325,12 @@ def run_table(table: str, trials: int | None, seed: int, quick: bool, out_dir: P
         "table1": (reproduce_table1, table1_markdown, table1_json),
         "table2": (reproduce_table2, table2_markdown, table2_json),
         "table3": (reproduce_table3, table3_markdown, table3_json)}[table]
-    writable_directory(out_dir, "--out")      # before minutes of evaluation, not after
+    # a wrong seed, trial count or size is refused before --out is created, and --out before
+    # minutes of evaluation, not after
+    check_seed(seed)
+    _check_trials(trials)
+    _check_rows_fit(table, trials, quick)
+    writable_directory(out_dir, "--out")
     start = time.perf_counter()
     rows = reproduce(trials, seed, quick)
     markdown = markdown_of(rows)

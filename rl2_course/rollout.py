@@ -9,6 +9,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from rl2_course.envs.trial import TrialEnv
+from rl2_course.limits import MAX_TRIAL_STEPS
 from rl2_course.policy import Policy
 
 
@@ -100,7 +101,7 @@ class TrialStepper:
 def run_trials(env: TrialEnv, policy: Policy, *, seed: int | np.random.SeedSequence,
                policy_seed: int | np.random.SeedSequence | None = None,
                options: dict[str, Any] | None = None, progress: bool | str = False,
-               max_steps: int = 1_000_000) -> TrialRecord:
+               max_steps: int = MAX_TRIAL_STEPS) -> TrialRecord:
     """Play one trial in each of the env's B tasks with ``policy``.
 
     ``seed`` fixes the tasks *and* the environment's randomness, so two policies run with the

@@ -33,6 +33,7 @@ from rl2_course.agents.recurrent import VALUE_NETWORKS, RecurrentActorCritic
 from rl2_course.errors import UsageError
 from rl2_course.families import FAMILIES, family
 from rl2_course.files import atomic_write_text
+from rl2_course.limits import check_memory, check_seed, training_bytes
 from rl2_course.envs import TrialEnv
 from rl2_course.signals import (SIGNAL_FIELDS, SignalSettings, TrainingSignal, check_signals,
                                 make_signals)
@@ -140,6 +141,7 @@ def task_config(env: str, setting: tuple, overrides: dict[str, Any]) -> dict[str
 def check_config(config: Any) -> None:
     """Refuse an impossible training config with a one-line `UsageError`."""
     family(config.env).check(config.task)
+    check_seed(config.seed)
     if config.updates is not None and config.minutes is not None:
         raise UsageError("give either --updates or --minutes, not both")
     if config.updates is not None and config.updates < 1:
@@ -197,6 +199,22 @@ def check_config(config: Any) -> None:
     if config.device.startswith("cuda") and not torch.cuda.is_available():
         raise UsageError(f"--device {config.device}: this torch sees no CUDA GPU "
                          f"(torch {torch.__version__}); train with --device cpu")
+    check_training_fits(config)
+
+
+def check_training_fits(config: Any) -> None:
+    """Refuse, before the network is built, a training config whose one update would need
+    more memory than the machine has (`limits.training_bytes`): a huge GRU, batch or trial."""
+    fam = family(config.env)
+    observation_size, actions = fam.layout(config.task)
+    needed = training_bytes(
+        input_size=observation_size + actions + 2, actions=actions,
+        hidden_size=config.hidden_size, trials_per_update=config.trials_per_update,
+        steps_per_trial=fam.trial_steps(config.task), segment_length=config.bptt_length,
+        minibatches=config.minibatches, minibatch_size=config.minibatch_size,
+        cores=2 if config.value_network == "separate" else 1)
+    check_memory(needed, f"training on {fam.describe(config.task)} with hidden_size="
+                         f"{config.hidden_size:,}, trials_per_update={config.trials_per_update:,}")
 
 
 def parse_settings(items: list[str], config_type: type) -> dict[str, Any]:
@@ -430,5 +448,6 @@ def _fmt(value: float) -> str:
 
 
 __all__ = ["CHECKPOINT_NAME", "GracefulStop", "LOG_COLUMNS", "LOG_NAME", "RunConfig", "RunState", "TrainingLog", "check_config",
+           "check_training_fits",
            "parse_settings", "read_log", "restore_run", "run_lock", "save_run", "task_config",
            "warm_start"]

@@ -18,6 +18,7 @@ from importlib import resources
 from pathlib import Path
 
 from rl2_course.files import atomic_write_text
+from rl2_course.limits import check_seed
 
 #: parameter grids: the RL² paper's grids (ε, c ∈ {0, 0.1, …, 1}; N ∈ {1, …, 20}), with finer
 #: steps where the winners turned out to be and the far ends that never win dropped
@@ -31,8 +32,13 @@ BANDIT_GRID: dict[str, dict[str, list]] = {
 def tune_bandit(arms: int, episodes: int, trials: int, seed: int) -> dict[str, dict]:
     """Score every grid point; returns {agent: {"best": params, "scores": [(params, mean, se)]}}."""
     from rl2_course.baselines.registry import make_bandit_baseline
-    from rl2_course.evaluate import evaluate_bandit
+    from rl2_course.evaluate import (check_bandit_evaluation_fits, check_bandit_setting,
+                                     evaluate_bandit)
 
+    # refused before the first of the grid's evaluations, not after some of them
+    check_bandit_setting(arms, episodes, trials)
+    check_seed(seed)
+    check_bandit_evaluation_fits(arms, episodes, trials, list(BANDIT_GRID))
     out: dict[str, dict] = {}
     for agent, grid in BANDIT_GRID.items():
         (param, values), = grid.items()
@@ -60,8 +66,11 @@ MDP_GRID: dict[str, dict[str, list]] = {
 def tune_mdp(episodes: int, trials: int, seed: int) -> dict[str, dict]:
     """`tune_bandit` for the tabular-MDP baselines at n = ``episodes``: same return shape."""
     from rl2_course.baselines.registry import make_mdp_baseline
-    from rl2_course.evaluate_mdp import evaluate_mdp
+    from rl2_course.evaluate_mdp import check_mdp_evaluation_fits, check_mdp_setting, evaluate_mdp
 
+    check_mdp_setting(episodes, trials)
+    check_seed(seed)
+    check_mdp_evaluation_fits(episodes, trials, list(MDP_GRID))
     out: dict[str, dict] = {}
     for agent, grid in MDP_GRID.items():
         (param, values), = grid.items()

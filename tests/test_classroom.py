@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import time
 import zipfile
+from pathlib import Path
 
 import nbformat
 import pytest
 
-from rl2_course.classroom import (FAIL, NOT_RUN, PASS, TIMEOUT, build_assignment, find_exercises,
-                                  grade_notebook)
+from rl2_course.classroom import (FAIL, INTERRUPT_GRACE, KERNEL_START_LIMIT, NOT_RUN, OUTSIDE_MARGIN,
+                                  PASS, TIMEOUT, build_assignment, find_exercises, grade_notebook)
 from rl2_course.course import BEGIN, SOLUTIONS_DIR, make_student_notebook
+from rl2_course.errors import UsageError
 
 CHAPTER = SOLUTIONS_DIR / "00-trials-and-tasks.ipynb"   # the quickest chapter to run
 
@@ -97,6 +101,8 @@ def test_cli_json_and_exit_codes(tmp_path):
     bad = _notebook(tmp_path, [("md", "### Exercise 1: one"), ("check", "assert 1 + 1 == 3")], "bad.ipynb")
     done = _cli("grade", str(good), "--json")
     assert done.returncode == 0, done.stderr
+    # what the kernel prints on its own never reaches the instructor's report
+    assert "encryption" not in done.stdout + done.stderr, done.stderr
     data = json.loads(done.stdout)
     assert data["passed"] == data["total"] == 1
     assert data["exercises"][0] == {"name": "Exercise 1: one", "cell": 1, "status": "pass", "message": ""}
@@ -130,3 +136,94 @@ def test_assignment_holds_every_chapter_without_solutions_and_is_reproducible(tm
             assert BEGIN not in text and "END SOLUTION" not in text
             if name.endswith(".ipynb"):
                 assert "NotImplementedError" in text or "### Exercise" not in text
+
+
+# -- a submission the grader does not trust ------------------------------------------------------
+
+def _live_processes(word: str) -> set[int]:
+    """Processes (not zombies) whose command line holds ``word``, read from /proc."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if word in cmdline and state != "Z":
+            found.add(int(entry.name))
+    return found
+
+
+def test_a_cell_that_swallows_interrupts_is_killed_within_the_limit_and_leaves_nothing_behind(tmp_path):
+    token = f"rl2-grader-test-{os.getpid()}-{time.monotonic_ns()}"
+    kernels_before = _live_processes("ipykernel")
+    path = _notebook(tmp_path, [
+        ("md", "### Exercise 1: fine"), ("check", "assert True"),
+        ("md", "### Exercise 2: hostile"),
+        # a grandchild in a session of its own (out of the kernel's process group), then a loop
+        # that catches every KeyboardInterrupt the grader sends
+        ("check", "import subprocess, sys\n"
+                  f"subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)', '{token}'],"
+                  " start_new_session=True)\n"
+                  "while True:\n    try:\n        while True:\n            pass\n"
+                  "    except KeyboardInterrupt:\n        pass"),
+        ("md", "### Exercise 3: never reached"), ("check", "assert True")])
+    began = time.monotonic()
+    report = grade_notebook(path, timeout=4, cell_timeout=30)
+    took = time.monotonic() - began
+    assert [e.status for e in report.exercises] == [PASS, TIMEOUT, NOT_RUN]
+    assert "ran past" in report.exercises[1].message
+    # the limit plus a few seconds, once the kernel is up (its start is not counted)
+    assert report.wall_seconds <= 4 + INTERRUPT_GRACE + OUTSIDE_MARGIN + 1, report.wall_seconds
+    assert took < 4 + INTERRUPT_GRACE + KERNEL_START_LIMIT
+    assert not _live_processes(token), "the grandchild outlived the grading"
+    assert not _live_processes("ipykernel") - kernels_before, "a kernel outlived the grading"
+
+
+def test_the_notebook_runs_in_a_temporary_directory_and_cannot_write_the_course(tmp_path):
+    outside = tmp_path / "outside.txt"
+    path = _notebook(tmp_path, [
+        ("md", "### Exercise 1: where"),
+        ("check", f"import os\nassert os.path.realpath(os.getcwd()) != {str(tmp_path.resolve())!r}\n"
+                  "assert os.path.exists('submission.ipynb')\nopen('scratch.txt', 'w').write('mine')"),
+        ("md", "### Exercise 2: escape"), ("check", f"open({str(outside)!r}, 'w').write('escaped')"),
+        ("md", "### Exercise 3: memory"), ("check", "try:\n    bytearray(4 * 10**9)\n"
+                                                  "except MemoryError:\n    pass\n"
+                                                  "else:\n    raise AssertionError('no limit')")])
+    report = grade_notebook(path, timeout=60, cell_timeout=30, memory_limit=2e9)
+    assert report.exercises[0].status == PASS, report.exercises[0].message
+    assert report.exercises[2].status == PASS, report.exercises[2].message
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["submission.ipynb"]
+    if report.confined_writes is not None:
+        pytest.skip(f"writes could not be confined on this machine: {report.confined_writes}")
+    assert report.exercises[1].status == FAIL
+    assert "PermissionError" in report.exercises[1].message
+    assert not outside.exists()
+
+
+def test_a_runner_that_hangs_is_killed_from_outside(tmp_path, monkeypatch):
+    """The wall-clock limit does not rely on the child process: one that reports its kernel
+    and then never answers again is killed at the limit plus a margin."""
+    import rl2_course.classroom as classroom
+
+    monkeypatch.setattr(classroom, "_CHILD_PROGRAM",
+                        "import os, sys, time\n"
+                        "os.write(int(sys.argv[2]), b'{\"event\": \"kernel\", \"pgid\": null}\\n'\n"
+                        "                           b'{\"event\": \"start\", \"index\": 1}\\n')\n"
+                        "time.sleep(600)")
+    path = _notebook(tmp_path, [("md", "### Exercise 1: hangs"), ("check", "pass")])
+    began = time.monotonic()
+    report = grade_notebook(path, timeout=1, cell_timeout=1)
+    assert time.monotonic() - began < 1 + INTERRUPT_GRACE + OUTSIDE_MARGIN + 5
+    assert [e.status for e in report.exercises] == [TIMEOUT]
+    assert any("ran past its 1 s limit" in error and "killed" in error for error in report.errors)
+
+
+def test_grade_refuses_limits_that_are_not_finite_positive_numbers(tmp_path):
+    path = _notebook(tmp_path, [("check", "assert True")])
+    for limits in ({"timeout": float("nan")}, {"cell_timeout": float("inf")}, {"timeout": 0},
+                   {"memory_limit": -1.0}):
+        with pytest.raises(UsageError):
+            grade_notebook(path, **limits)

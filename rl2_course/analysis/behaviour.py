@@ -26,12 +26,13 @@ from typing import Sequence
 import numpy as np
 
 from rl2_course.agents.rl2_agent import RL2Agent
-from rl2_course.analysis.recording import BanditTrace, record_bandit_trials
+from rl2_course.analysis.recording import BanditTrace, check_recording_fits, record_bandit_trials
 from rl2_course.baselines.bayes_optimal import (MAX_STATES, count_posterior_states,
                                                 solve_bayes_optimal)
 from rl2_course.baselines.gittins import gittins_table
 from rl2_course.errors import UsageError
 from rl2_course.evaluate import check_bandit_setting, make_bandit_agent
+from rl2_course.limits import check_seed
 from rl2_course.policy import Policy
 
 #: Q-values this close to the best are ties (the DP's own tolerance)
@@ -146,8 +147,10 @@ def compare_with_bayes_optimal(agents: Sequence[str | Policy], arms: int, episod
         raise UsageError(f"the Bayes-optimal programme for k={arms}, n={episodes} has "
                          f"{count_posterior_states(arms, episodes):,} states, over "
                          f"{MAX_STATES:,}; compare at a smaller n (every n = 10 setting fits)")
-    solution = solve_bayes_optimal(arms, episodes)
+    check_seed(seed)
     policies = resolve_agents(agents, arms, episodes, checkpoint)
+    check_recording_fits(policies, arms, episodes, trials)    # before the programme is solved
+    solution = solve_bayes_optimal(arms, episodes)
     traces = record_bandit_trials(policies, arms, episodes, trials, seed)
     report = BehaviourReport(arms, episodes, trials, seed, solution.value)
     for name, trace in traces.items():

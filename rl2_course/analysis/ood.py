@@ -38,9 +38,11 @@ from rl2_course.baselines import make_bandit_baseline, make_mdp_baseline
 from rl2_course.baselines.tuned import tuned_mdp_parameters, tuned_parameters
 from rl2_course.envs import UNIFORM_PRIOR, ArmPrior, make_bandit_trials, make_mdp_trials
 from rl2_course.errors import UsageError
-from rl2_course.evaluate import Evaluation, check_bandit_setting, evaluate_policies, make_bandit_agent
+from rl2_course.evaluate import (Evaluation, check_bandit_evaluation_fits, check_bandit_setting,
+                                 evaluate_policies, make_bandit_agent)
 from rl2_course.evaluate_mdp import (ACTIONS, CHUNK_TRIALS as MDP_CHUNK_TRIALS, HORIZON, STATES,
-                                     check_mdp_setting, make_mdp_agent)
+                                     check_mdp_evaluation_fits, check_mdp_setting, make_mdp_agent)
+from rl2_course.limits import check_seed
 from rl2_course.policy import Policy
 from rl2_course.settings import pretrained_checkpoint
 
@@ -205,6 +207,10 @@ def bandit_ood(arms: int, episodes: int, conditions: Sequence[BanditCondition] |
     unknown = [a for a in agents if a in ("rl2", RETRAINED)]
     if unknown:
         raise UsageError(f"the RL² agent is always evaluated; list only baselines, not {unknown[0]}")
+    check_seed(seed)
+    for condition in conditions:      # every condition is refused before the first one runs
+        check_bandit_evaluation_fits(arms, condition.episodes, trials, ["rl2", RETRAINED, *agents],
+                                     keep_records=keep_records)
     rl2 = make_bandit_agent("rl2", arms, episodes, checkpoint=checkpoint)   # its own spec: checked
     report = OODReport("bandit", {"env": "bandit", "arms": arms, "episodes": episodes},
                        trials, seed)
@@ -268,6 +274,10 @@ def mdp_ood(episodes: int, conditions: Sequence[MDPCondition] | None = None, *, 
             raise UsageError(f"episode lengths (--horizons) must be at least 1, got {condition.horizon}")
     if any(a in ("rl2", RETRAINED) for a in agents):
         raise UsageError("the RL² agent is always evaluated; list only baselines")
+    check_seed(seed)
+    for condition in conditions:      # every condition is refused before the first one runs
+        check_mdp_evaluation_fits(condition.episodes, trials, ["rl2", *agents],
+                                  horizon=condition.horizon)
     rl2 = make_mdp_agent("rl2", episodes, checkpoint=checkpoint)           # its own spec: checked
     report = OODReport("mdp", {"env": "mdp", "states": STATES, "actions": ACTIONS,
                                "horizon": HORIZON, "episodes": episodes}, trials, seed)

@@ -26,9 +26,11 @@ from pathlib import Path
 import numpy as np
 
 from rl2_course.analysis.behaviour import optimal_arms
-from rl2_course.analysis.recording import BanditTrace, random_network_like, record_bandit_trials, replay
+from rl2_course.analysis.recording import (BanditTrace, check_recording_fits, random_network_like,
+                                          record_bandit_trials, replay)
 from rl2_course.errors import UsageError
 from rl2_course.evaluate import check_bandit_setting, make_bandit_agent
+from rl2_course.limits import check_seed
 
 #: ridge penalty α on standardised hidden units (small: thousands of samples, ≤ 128 features)
 DEFAULT_ALPHA = 1.0
@@ -242,8 +244,10 @@ def probe_bandit_agent(arms: int, episodes: int, trials: int, seed: int, *,
     check_bandit_setting(arms, episodes, trials)
     if alpha < 0:
         raise UsageError(f"--alpha must be >= 0, got {alpha}")
-    train, test = split_trials(trials, seed)
+    check_seed(seed)
     agent = make_bandit_agent("rl2", arms, episodes, checkpoint=checkpoint)
+    check_recording_fits([agent], arms, episodes, trials)   # before the split allocates
+    train, test = split_trials(trials, seed)
     trace = record_bandit_trials([agent], arms, episodes, trials, seed)[agent.name]
     optimal, planner = optimal_arms(trace)
     targets = probe_targets(trace)

@@ -30,10 +30,17 @@ from rl2_course.agents.rl2_agent import RL2Agent
 from rl2_course.baselines.mdps import PRIOR_REWARD_MEAN, PRIOR_REWARD_VAR, REWARD_NOISE_VAR
 from rl2_course.envs import UNIFORM_PRIOR, ArmPrior, make_bandit_trials, make_mdp_trials
 from rl2_course.envs.trial import trial_input_sequence
-from rl2_course.evaluate import agent_seed, check_bandit_setting, evaluate_policies
+from rl2_course.evaluate import CHUNK_TRIALS, agent_seed, check_bandit_setting, evaluate_policies
+from rl2_course.limits import bandit_evaluation_bytes, check_memory
 from rl2_course.policy import Policy
 from rl2_course.rollout import TrialStepper
 from rl2_course.settings import MDP_ACTIONS, MDP_HORIZON, MDP_STATES
+
+#: per decision, arm and agent of a recording: the counts (S, F) before each pull, their sum,
+#: the posterior means and the analyses' (B, n, k) temporaries (Q-values, probe targets)
+_BYTES_PER_DECISION_ARM = 6 * 8
+#: per decision, GRU unit and agent: the replayed states and the probes' float64 copies
+_BYTES_PER_DECISION_UNIT = 4 * 4
 
 
 @dataclass
@@ -127,6 +134,20 @@ def random_network_like(model: RecurrentActorCritic, seed: int) -> RecurrentActo
         return RecurrentActorCritic.from_spec(model.spec()).eval()
 
 
+def check_recording_fits(policies: Sequence[Policy], arms: int, episodes: int, trials: int) -> None:
+    """Refuse, before anything is allocated, a recording (`record_bandit_trials`) that would
+    not fit in memory: every step of every trial is kept, with k counts per decision and, for
+    an RL² agent, its GRU state (and the same again for the probes' random network)."""
+    names = [p.name for p in policies]
+    hidden = max((p.model.state_size for p in policies if isinstance(p, RL2Agent)), default=0)
+    per_decision = int(arms) * _BYTES_PER_DECISION_ARM + 2 * int(hidden) * _BYTES_PER_DECISION_UNIT
+    needed = (bandit_evaluation_bytes(arms, episodes, trials, names, chunk_trials=CHUNK_TRIALS,
+                                      keep_records=True)
+              + int(trials) * int(episodes) * len(names) * per_decision)
+    check_memory(needed, f"recording {', '.join(names)} on {trials:,} bandit trials with "
+                         f"k={arms:,} arms, n={episodes:,} pulls")
+
+
 def record_bandit_trials(policies: Sequence[Policy], arms: int, episodes: int, trials: int,
                          seed: int, *, prior: ArmPrior = UNIFORM_PRIOR) -> dict[str, BanditTrace]:
     """Play ``trials`` bandit trials with every policy (the same tasks and luck for all, as in
@@ -135,6 +156,7 @@ def record_bandit_trials(policies: Sequence[Policy], arms: int, episodes: int, t
     An `RL2Agent`'s trials are replayed through its network to fill ``hidden`` and ``logits``.
     """
     check_bandit_setting(arms, episodes, trials)
+    check_recording_fits(policies, arms, episodes, trials)
     evaluation = evaluate_policies(
         "bandit", {"arms": arms, "episodes": episodes},
         lambda size: make_bandit_trials(arms, episodes, size, prior), policies, trials, seed,

@@ -27,6 +27,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from rl2_course.baselines.bandits import BanditBelief, BanditPolicy
+from rl2_course.limits import check_memory, gittins_table_bytes
 from rl2_course.policy import argmax_random_ties
 
 #: rows of the (λ-grid × state) arrays processed at once; bounds the temporaries (a few MB)
@@ -106,6 +107,8 @@ def gittins_table(horizon: int, grid_points: int | None = None) -> GittinsTable:
     G = default_grid_points(n) if grid_points is None else int(grid_points)
     if G < 2:
         raise ValueError(f"grid_points must be at least 2, got {grid_points}")
+    # the table grows as n³: refuse one that cannot fit before numpy tries to allocate it
+    check_memory(gittins_table_bytes(n, G), f"the Gittins index table for n={n:,} pulls")
     return _build_table(n, G)
 
 
