@@ -120,7 +120,7 @@ def make_bandit_agent(name: str, arms: int, episodes: int, *,
 #: rolls rl2's dice, so the two play their first episode move for move alike and differ only
 #: where the memory of earlier episodes would count (`RL2Agent.forget_between_episodes`).
 #: "rl2-attention" is RL² with the causal-attention memory (`agents.attention`); its pretrained
-#: file is the GRU's name with "-attention" (`memory_suffix`).
+#: file is the GRU's name with "-attention" (`with_memory`, applied in `load_rl2_agent`).
 RL2_AGENTS: dict[str, dict[str, Any]] = {
     "rl2": {},
     "rl2-forgetful": {"name": "rl2-forgetful", "dice": "rl2", "forget_between_episodes": True},
@@ -130,14 +130,10 @@ RL2_AGENTS: dict[str, dict[str, Any]] = {
 }
 
 
-def memory_suffix(memory: str) -> str:
-    """What a pretrained checkpoint's file name adds for a memory: "" (GRU), "-attention"."""
-    return "" if memory == "gru" else f"-{memory}"
-
-
 def with_memory(path: Path, memory: str) -> Path:
-    """``assets/checkpoints/mdp-n10.pt`` -> ``mdp-n10-attention.pt`` for ``memory="attention"``."""
-    return path.with_name(f"{path.stem}{memory_suffix(memory)}{path.suffix}")
+    """The pretrained file of a memory: ``assets/checkpoints/mdp-n10.pt`` itself for the GRU,
+    ``mdp-n10-attention.pt`` for ``memory="attention"``."""
+    return path if memory == "gru" else path.with_name(f"{path.stem}-{memory}{path.suffix}")
 
 
 def _load_rl2(arms: int, episodes: int, checkpoint: Path | None, **options: Any) -> Policy:
@@ -145,22 +141,25 @@ def _load_rl2(arms: int, episodes: int, checkpoint: Path | None, **options: Any)
     from rl2_course.envs.bandit import task_spec
     from rl2_course.settings import pretrained_checkpoint
 
-    memory = options.pop("memory", "gru")
-    return load_rl2_agent(checkpoint, with_memory(pretrained_checkpoint(arms, episodes), memory),
+    return load_rl2_agent(checkpoint, pretrained_checkpoint(arms, episodes),
                           task_spec(arms, episodes),
                           f"bandit k={arms}, n={episodes}",
-                          f"train bandit --arms {arms} --episodes {episodes}"
-                          + (f" --set cell={memory}" if memory != "gru" else ""), **options)
+                          f"train bandit --arms {arms} --episodes {episodes}", **options)
 
 
 def load_rl2_agent(checkpoint: str | Path | None, pretrained: Path, env_spec: dict,
-                   setting: str, train_command: str, **agent_options: Any) -> Policy:
+                   setting: str, train_command: str, *, memory: str = "gru",
+                   **agent_options: Any) -> Policy:
     """An `RL2Agent` from ``checkpoint`` (a file or a training run's --out directory), else from
-    the ``pretrained`` file; one-line errors for a missing file or one trained on another
-    ``env_spec``. ``setting`` and ``train_command`` word the message when nothing is pretrained;
-    ``agent_options`` go to `RL2Agent` (e.g. ``name``, ``forget_between_episodes``)."""
+    the ``pretrained`` file of the GRU agent, or of ``memory``'s agent (`with_memory`); one-line
+    errors for a missing file or one trained on another ``env_spec``. ``setting`` and
+    ``train_command`` word the message when nothing is pretrained; ``agent_options`` go to
+    `RL2Agent` (e.g. ``name``, ``forget_between_episodes``)."""
     from rl2_course.agents import RL2Agent
 
+    pretrained = with_memory(pretrained, memory)
+    if memory != "gru":
+        train_command += f" --set cell={memory}"
     if checkpoint is None:
         checkpoint = pretrained
         if not checkpoint.exists():

@@ -16,7 +16,7 @@ from typing import Any, Sequence
 from rl2_course.envs import make_mdp_trials
 from rl2_course.errors import UsageError
 from rl2_course.evaluate import (RL2_AGENTS, Evaluation, evaluate_policies, load_rl2_agent,
-                                 resolve_agents, with_memory)
+                                 resolve_agents)
 from rl2_course.limits import check_memory, check_seed, check_trial_steps, mdp_evaluation_bytes
 from rl2_course.policy import Policy
 from rl2_course.settings import MDP_ACTIONS, MDP_HORIZON, MDP_STATES
@@ -72,11 +72,9 @@ def _load_rl2(episodes: int, checkpoint: str | Path | None, **options: Any) -> P
     from rl2_course.envs.mdp import task_spec
     from rl2_course.settings import pretrained_mdp_checkpoint
 
-    memory = options.pop("memory", "gru")
-    return load_rl2_agent(checkpoint, with_memory(pretrained_mdp_checkpoint(episodes), memory),
+    return load_rl2_agent(checkpoint, pretrained_mdp_checkpoint(episodes),
                           task_spec(episodes, STATES, ACTIONS, HORIZON),
-                          f"mdp n={episodes}", f"train mdp --episodes {episodes}"
-                          + (f" --set cell={memory}" if memory != "gru" else ""), **options)
+                          f"mdp n={episodes}", f"train mdp --episodes {episodes}", **options)
 
 
 def evaluate_mdp(episodes: int, agents: Sequence[str | Policy], trials: int, seed: int, *,
