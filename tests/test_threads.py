@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-from contextlib import contextmanager
 
 import pytest
 import torch
@@ -21,21 +20,11 @@ import torch
 from rl2_course.agents import load_checkpoint
 from rl2_course.evaluate import evaluate_bandit
 from rl2_course.settings import pretrained_checkpoint
+from rl2_course.threads import fixed_torch_threads
 from rl2_course.train import TrainConfig, read_log, train
 
 TINY = dict(updates=2, trials_per_update=8, hidden_size=8, ppo_epochs=1, minibatches=2,
             checkpoint_every=1000)
-
-
-@contextmanager
-def torch_threads(count: int):
-    """torch uses ``count`` threads inside the block, as if the caller had set it."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def test_evaluation_gives_the_same_numbers_at_1_and_2_threads():
@@ -43,7 +32,7 @@ def test_evaluation_gives_the_same_numbers_at_1_and_2_threads():
     agents = ["rl2", "thompson", "ucb1", "random"]
     results = {}
     for threads in (1, 2):
-        with torch_threads(threads):
+        with fixed_torch_threads(threads):
             evaluation = evaluate_bandit(5, 10, agents, 300, seed=3, checkpoint=checkpoint)
         results[threads] = json.dumps(evaluation.to_json())
     assert results[1] == results[2]
@@ -56,7 +45,7 @@ def test_the_network_forward_pass_is_bit_identical_at_1_and_2_threads():
     x = torch.rand(20, 2000, model.input_size, generator=torch.Generator().manual_seed(0))
     outputs = {}
     for threads in (1, 2):
-        with torch_threads(threads), torch.no_grad():
+        with fixed_torch_threads(threads), torch.no_grad():
             hidden = model.initial_hidden(x.shape[1])
             steps = []
             for t in range(x.shape[0]):
@@ -67,7 +56,7 @@ def test_the_network_forward_pass_is_bit_identical_at_1_and_2_threads():
 
 
 def _trained(tmp_path, name: str, num_threads: int, caller_threads: int):
-    with torch_threads(caller_threads):
+    with fixed_torch_threads(caller_threads):
         result = train(TrainConfig.for_bandit(3, 5, seed=7, num_threads=num_threads, **TINY),
                        tmp_path / name, progress=False)
     log = read_log(result.log_path)
