@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import argparse
 import platform
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +34,8 @@ import torch
 
 from rl2_course.argtypes import name_list
 from rl2_course.envs.mdp import MDP_HORIZON
-from rl2_course.train import TrainConfig, read_log, train
+from rl2_course.train import read_log
+from rl2_memory_study import run as train_for_steps     # benchmarks/: one training loop for both
 
 #: the course's first MDP recipe, as `settings.mdp_setting` gave it before this study
 OLD_RECIPE = dict(hidden_size=128, cell="gru", update_gate_bias=0.0, value_network="shared",
@@ -57,19 +56,9 @@ def first_crossing(x: np.ndarray, returns: np.ndarray, level: float, window: int
 
 def run(recipe: dict, episodes: int, steps: float, seed: int,
         save_log: Path | None = None) -> dict[str, np.ndarray]:
-    """One training run of ``steps`` environment steps; its log, with env steps (and a copy of
-    the log at ``save_log``)."""
-    config = TrainConfig.for_mdp(episodes, seed=seed, **recipe)
-    per_update = config.trials_per_update * episodes * MDP_HORIZON
-    updates = max(1, int(round(steps / per_update)))
-    config = TrainConfig.for_mdp(episodes, seed=seed, updates=updates, schedule_updates=updates,
-                                 **recipe)
-    with tempfile.TemporaryDirectory() as out:
-        train(config, out, progress=False)
-        log = read_log(f"{out}/log.csv")
-        if save_log is not None:
-            save_log.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(f"{out}/log.csv", save_log)
+    """One training run of ``steps`` environment steps (`rl2_memory_study.run`); its log, with
+    env steps (and a copy of the log at ``save_log``)."""
+    log = train_for_steps("mdp", (episodes,), recipe, steps, seed, save_log)
     log["env_steps"] = log["trials_seen"] * episodes * MDP_HORIZON
     return log
 
