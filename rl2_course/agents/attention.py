@@ -114,6 +114,9 @@ class CausalAttentionCore(nn.Module):
         new_caches = h_last[:, 1 + self.input_size:].view(B, 2 * self.layers, self.context,
                                                            self.hidden_size)
         weights = []
+        if return_weights:      # where each query may look, for the explicit softmax below
+            allowed = (mask if not fresh else
+                       torch.ones(T, T, dtype=torch.bool, device=x.device).tril())
         for layer in range(self.layers):
             q, k, v = self.qkv[layer](self.attn_norm[layer](e)).chunk(3, dim=-1)
             new_caches[:, 2 * layer].scatter_(1, index, k)      # a fresh view for each write
@@ -124,8 +127,6 @@ class CausalAttentionCore(nn.Module):
             q, k, v = self._split_heads(q), self._split_heads(k), self._split_heads(v)
             if return_weights:
                 scores = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])
-                allowed = mask if not fresh else torch.ones(T, T, dtype=torch.bool,
-                                                            device=x.device).tril()
                 w = torch.softmax(scores.masked_fill(~allowed, float("-inf")), -1)
                 weights.append(w)
                 read = w @ v
