@@ -8,7 +8,9 @@ context of T), on one torch thread:
 
 * **rollout µs/step**: one `step` for a batch of ``--batch`` trials, averaged over a whole
   trial. The GRU's step costs the same at every t; attention reads a key/value cache of the t
-  steps so far (its state, 2 · layers · T · 64 numbers per trial), so its step grows with t;
+  steps so far (its state, 2 · layers · T · 64 numbers per trial), so its step grows with t.
+  Rollouts write each step into that cache in place (``step(..., in_place=True)``); the row
+  "cache copied per step" is the functional step autograd needs, which copies the whole cache;
 * **update ms/trial**: forward and backward through whole trials (what one PPO minibatch
   does), per trial: the GRU is T sequential steps, attention one parallel pass that grows as
   T² in its attention weights;
@@ -29,12 +31,17 @@ from rl2_course.agents.recurrent import RecurrentActorCritic
 from rl2_course.argtypes import int_list
 
 MEMORIES = {"GRU (128 units)": dict(hidden_size=128),
-            "attention (64, 2 layers)": dict(hidden_size=64, cell="attention")}
+            "attention (64, 2 layers)": dict(hidden_size=64, cell="attention"),
+            # the functional step (what autograd needs): every step copies the whole cache
+            "attention, cache copied per step": dict(hidden_size=64, cell="attention",
+                                                     in_place=False)}
 
 
 def measure(options: dict, length: int, batch: int, repeats: int = 2) -> tuple[float, float, int]:
     """(µs per rollout step, ms per trial of forward + backward, state numbers)."""
     torch.manual_seed(0)
+    options = dict(options)
+    in_place = options.pop("in_place", True)
     extra = {"context": length} if options.get("cell") == "attention" else {}
     model = RecurrentActorCritic(10, 5, **options, **extra).eval()
     x = torch.randn(length, batch, model.input_size)
@@ -44,7 +51,7 @@ def measure(options: dict, length: int, batch: int, repeats: int = 2) -> tuple[f
             h = model.initial_hidden(batch)
             start = time.perf_counter()
             for t in range(length):
-                _, _, h = model.step(x[t], h)
+                _, _, h = model.step(x[t], h, in_place=in_place)   # as rollouts do
             step_times.append((time.perf_counter() - start) / length)
         model.train()
         start = time.perf_counter()

@@ -151,9 +151,9 @@ def collect_trials(model: RecurrentActorCritic, env: TrialEnv, env_seed: int,
         while not terminated.all():
             t = len(steps["x"])
             if segment_length is not None and t % segment_length == 0:
-                steps["h0"].append(h)
+                steps["h0"].append(h.clone())   # the step below writes into h in place
             x = torch.from_numpy(x_np).to(device)
-            logits, value, h = model.step(x, h)
+            logits, value, h = model.step(x, h, in_place=True)
             log_probs = torch.log_softmax(logits, dim=-1)
             # Sampled on the CPU with the run's generator, whatever the device: one random stream.
             action_cpu = torch.multinomial(log_probs.exp().cpu(), 1, generator=generator).squeeze(-1)

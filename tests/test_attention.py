@@ -42,6 +42,29 @@ def test_stepping_from_the_cache_segments_and_whole_trials_agree():
     assert model.state_size == 1 + model.input_size + 2 * 2 * 12 * 16
 
 
+def test_in_place_steps_match_the_functional_path_with_rows_at_different_steps():
+    model = _network()
+    x = torch.randn(12, 3, model.input_size)
+    with torch.no_grad():
+        whole, _, h_end = model.forward_sequence(x, model.initial_hidden(3))
+        late = model.forward_sequence(x[:7, 2:], model.initial_hidden(1))[0]  # row 2 restarts
+        h, stepped = model.initial_hidden(3), []
+        for t in range(12):
+            if t == 5:                                 # a wipe: row 2 begins again at step 5
+                h[2] = 0.0
+            logits, _, h_next = model.step(x[t] if t < 5 else torch.cat([x[t, :2], x[t - 5, 2:]]),
+                                           h, in_place=True)
+            assert h_next is h                         # written into the cache, not copied
+            stepped.append(logits)
+    stepped = torch.stack(stepped)
+    torch.testing.assert_close(stepped[:, :2], whole[:, :2], atol=1e-5, rtol=0)
+    torch.testing.assert_close(stepped[5:, 2:], late, atol=1e-5, rtol=0)
+    torch.testing.assert_close(h[:2], h_end[:2], atol=1e-5, rtol=0)
+    with pytest.raises(ValueError, match="rollouts"):
+        model.gru(torch.zeros(1, 1, model.gru.input_size),
+                  torch.zeros(1, model.state_size, requires_grad=True), in_place=True)
+
+
 def test_attention_is_causal_and_a_zero_state_is_a_new_trial():
     model = _network()
     x = torch.randn(10, 3, model.input_size)

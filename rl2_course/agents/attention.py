@@ -87,9 +87,21 @@ class CausalAttentionCore(nn.Module):
         B, N, _ = t.shape
         return t.reshape(B, N, self.heads, -1).transpose(1, 2)
 
-    def forward(self, x: torch.Tensor, h0: torch.Tensor, *, return_weights: bool = False):
+    def forward(self, x: torch.Tensor, h0: torch.Tensor, *, return_weights: bool = False,
+                in_place: bool = False):
         """x (T, B, D), h0 (B, S) -> outputs (T, B, H), h_T (B, S); with ``return_weights``
-        also each layer's attention weights, a list of (B, heads, T, context + T)."""
+        also each layer's attention weights, a list of (B, heads, T, used + T), where ``used``
+        is the longest cache of the batch (T × T from the empty cache).
+
+        ``in_place`` writes the new keys and values into ``h0`` itself and returns it as h_T:
+        a rollout step then costs what its attention costs, O(t), instead of also copying the
+        whole cache, O(context). Only without autograd (rollouts, evaluation), and the caller
+        must not need ``h0`` afterwards (`collect_trials` clones the states it records).
+        """
+        if in_place:
+            if return_weights or (torch.is_grad_enabled() and h0.requires_grad):
+                raise ValueError("in_place is for rollouts: no autograd, no weights")
+            return self._step_in_place(x, h0)
         T, B, _ = x.shape
         count, previous, caches = self._unpack(h0)
         if int(count.max()) + T > self.context:
@@ -100,11 +112,13 @@ class CausalAttentionCore(nn.Module):
         x = x.transpose(0, 1)                                                # (B, T, D)
         shifted = torch.cat([previous[:, None], x[:, :-1]], dim=1)           # x_{t−1}
         e = self.embed(torch.cat([x, shifted], -1)) + self.position(positions)
-        fresh = bool((count == 0).all())      # a whole trial from its start: no cache to read
+        used = int(count.max())               # cache slots past every row's count are empty
+        fresh = used == 0                     # a whole trial from its start: no cache to read
         if not fresh:
-            cached = torch.arange(self.context, device=x.device)[None, :] < count[:, None]
+            caches = [cache[:, :used] for cache in caches]
+            cached = torch.arange(used, device=x.device)[None, :] < count[:, None]
             causal = steps[None, :] <= steps[:, None]                        # (T, T)
-            mask = torch.cat([cached[:, None, :].expand(B, T, self.context),
+            mask = torch.cat([cached[:, None, :].expand(B, T, used),
                               causal[None].expand(B, T, T)], -1)[:, None]   # (B, 1, T, C + T)
         index = positions[..., None].expand(B, T, self.hidden_size)
         # h_T: one copy of h0, the new steps' keys and values written into it in place
@@ -138,6 +152,37 @@ class CausalAttentionCore(nn.Module):
             e = e + self.mlp[layer](self.mlp_norm[layer](e))
         outputs = self.out_norm(e).transpose(0, 1)                            # (T, B, H)
         return (outputs, h_last, weights) if return_weights else (outputs, h_last)
+
+    def _step_in_place(self, x: torch.Tensor, h: torch.Tensor
+                       ) -> tuple[torch.Tensor, torch.Tensor]:
+        """`forward` that writes each layer's new keys and values into the cache ``h`` first
+        and then reads the cache's used slots as views: nothing of size ``context`` is copied."""
+        T, B, _ = x.shape
+        count, previous, caches = self._unpack(h)
+        end = int(count.max()) + T
+        if end > self.context:
+            raise ValueError(f"the trial is longer than the attention context of "
+                             f"{self.context} steps")
+        positions = count[:, None] + torch.arange(T, device=x.device)[None]    # (B, T)
+        x = x.transpose(0, 1)                                                # (B, T, D)
+        shifted = torch.cat([previous[:, None], x[:, :-1]], dim=1)           # x_{t−1}
+        e = self.embed(torch.cat([x, shifted], -1)) + self.position(positions)
+        h[:, 0] = (count + T).to(h.dtype)
+        h[:, 1:1 + self.input_size] = x[:, -1]
+        # query i of row b (at position count_b + i) reads slots 0 … count_b + i
+        mask = (torch.arange(end, device=x.device)[None, None, :]
+                <= positions[:, :, None])[:, None]                           # (B, 1, T, end)
+        index = positions[..., None].expand(B, T, self.hidden_size)
+        for layer in range(self.layers):
+            q, k, v = self.qkv[layer](self.attn_norm[layer](e)).chunk(3, dim=-1)
+            keys, values = caches[2 * layer], caches[2 * layer + 1]
+            keys.scatter_(1, index, k)
+            values.scatter_(1, index, v)
+            q, k, v = (self._split_heads(t) for t in (q, keys[:, :end], values[:, :end]))
+            read = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+            e = e + self.attn_out[layer](read.transpose(1, 2).reshape(B, T, self.hidden_size))
+            e = e + self.mlp[layer](self.mlp_norm[layer](e))
+        return self.out_norm(e).transpose(0, 1), h
 
 
 __all__ = ["CausalAttentionCore"]

@@ -287,9 +287,18 @@ class RecurrentActorCritic(nn.Module):
         """The policy core's update gates z_t (T, B, H) over x (T, B, D) from h0 (B, S)."""
         return update_gates(self.gru, self._gru_inputs(x), h0[:, :state_size(self.gru)])
 
-    def step(self, x: torch.Tensor, h: torch.Tensor
+    def step(self, x: torch.Tensor, h: torch.Tensor, *, in_place: bool = False
              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """One step: x (B, D), h (B, H) -> logits (B, A), value (B,), next h (B, H)."""
+        """One step: x (B, D), h (B, H) -> logits (B, A), value (B,), next h (B, H).
+
+        ``in_place`` (rollouts under ``torch.no_grad()``, when ``h`` is not needed afterwards)
+        lets an attention memory write the step into its cache ``h`` instead of copying the
+        whole cache each step; a GRU makes a new state either way.
+        """
+        if in_place and self.cell == "attention":
+            outputs, h_next = self.gru(self._gru_inputs(x.unsqueeze(0)), h, in_place=True)
+            logits, values = self.heads(outputs)
+            return logits.squeeze(0), values.squeeze(0), h_next
         logits, values, h_next = self.forward_sequence(x.unsqueeze(0), h)
         return logits.squeeze(0), values.squeeze(0), h_next
 

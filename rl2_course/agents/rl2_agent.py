@@ -23,7 +23,9 @@ from rl2_course.envs.bandit import task_spec as bandit_task_spec
 class RL2State:
     """What `RL2Agent` carries from one step to the next (one batch of trials)."""
 
-    hidden: torch.Tensor                    # (B, H) the GRU memory: the agent's "belief"
+    # (B, S) the memory, the agent's "belief": a GRU state, or an attention key/value cache
+    # that `RL2Agent.act` extends in place (so a state is consumed by the act() it is passed to)
+    hidden: torch.Tensor
     generator: torch.Generator              # the agent's own dice (seeded per trial batch)
     probs: np.ndarray | None = None         # (B, A) π(·|x_{≤t}) of the last step, for widgets
     value: np.ndarray | None = None         # (B,) V(x_{≤t}) of the last step, for widgets
@@ -72,7 +74,8 @@ class RL2Agent:
         if self.forget_between_episodes:
             x, hidden = self._forget_at_episode_starts(x, hidden)
         with torch.no_grad():
-            logits, value, hidden = self.model.step(torch.from_numpy(x), hidden)
+            # an attention cache is extended in place: a state is used by one act() only
+            logits, value, hidden = self.model.step(torch.from_numpy(x), hidden, in_place=True)
             probs = torch.softmax(logits, dim=-1)
             if self.greedy:
                 actions = probs.argmax(dim=-1)
