@@ -172,8 +172,9 @@ def _training_options(parser: argparse.ArgumentParser) -> None:
                         help="train for this many minutes in total")
     parser.add_argument("--resume", action="store_true", help="continue the run saved in --out")
     parser.add_argument("--init-from", type=Path, default=None,
-                        help="start from the weights of this checkpoint (same actions and GRU "
-                             "size; e.g. an agent trained on shorter trials)")
+                        help="start from the weights of this checkpoint (same actions and "
+                             "memory size; an attention memory may grow its context; e.g. an "
+                             "agent trained on shorter trials)")
     parser.add_argument("--device", default="cpu",
                         help="cpu (default; bit-reproducible) or cuda (a GPU: faster, not "
                              "bit-reproducible)")

@@ -35,11 +35,13 @@ from rl2_course.settings import MAZE_SETTINGS
 
 #: the paper's grid, in its row order (n, k)
 TABLE1_SETTINGS: tuple[tuple[int, int], ...] = tuple(paper.TABLE1)
-#: column order: the paper's, then our exact Bayes-optimal ceiling where it is computable
-TABLE1_AGENTS = (*paper.TABLE1_COLUMNS, "bayes-optimal")
+#: column order: the paper's, RL² with the attention memory (no paper number), then our exact
+#: Bayes-optimal ceiling where it is computable
+TABLE1_AGENTS = (*paper.TABLE1_COLUMNS, "rl2-attention", "bayes-optimal")
 COLUMN_TITLES = {"random": "Random", "gittins": "Gittins", "thompson": "TS",
                  "optimistic-thompson": "OTS", "ucb1": "UCB1", "epsilon-greedy": "ε-Greedy",
-                 "greedy": "Greedy", "rl2": "RL²", "bayes-optimal": "Bayes-optimal"}
+                 "greedy": "Greedy", "rl2": "RL² (GRU)", "rl2-attention": "RL² (attention)",
+                 "bayes-optimal": "Bayes-optimal"}
 #: trials per row with --quick: enough for a sanity check within two minutes on 2 cores
 QUICK_TRIALS = {10: 2000, 100: 300, 500: 60}
 
@@ -153,8 +155,10 @@ def table1_markdown(rows: list[TableRow]) -> str:
     return _markdown(rows, TABLE1_AGENTS, COLUMN_TITLES,
                      lambda row: paper.TABLE1.get((row.episodes, row.arms), {}),
                      lambda row: f"n={row.episodes}, k={row.arms}",
-                     "—: no number (no RL² checkpoint for that setting yet, or a Bayes-optimal DP "
-                     "too large to compute).")
+                     "RL² (GRU) is the paper's network; RL² (attention) the same slow RL and "
+                     "inputs with a causal-attention memory (no paper number: the paper has no "
+                     "such agent). —: no number (no checkpoint for that setting yet, or a "
+                     "Bayes-optimal DP too large to compute).")
 
 
 def table2_markdown(rows: list[TableRow]) -> str:

@@ -299,25 +299,50 @@ def restore_run(path: Path, config: Any, env_spec: dict[str, Any], budget_fields
     return state
 
 
-def warm_start(model: RecurrentActorCritic, path: Path) -> None:
+def warm_start(model: RecurrentActorCritic, path: Path, period: int = 1) -> None:
     """Copy the weights of checkpoint ``path`` into ``model`` (same architecture required).
 
     Only the weights travel: the optimizer, the schedules and the random streams start fresh,
     and the checkpoint's task family may differ (that is the point: a shorter trial length).
     The auxiliary head may differ: a new one keeps its fresh weights, an unused one is dropped.
+    An attention memory may grow its context (a curriculum n = 25 → 50 → 100): the positions
+    the checkpoint never saw take the embeddings of its last ``period`` positions (its last
+    episode, repeated), so a new episode looks like a late one, not like a trial's start.
     """
     payload = read_checkpoint(path)
-    without_aux = lambda spec: {k: v for k, v in spec.items() if k != "aux_size"}  # noqa: E731
-    if without_aux(payload["model_spec"]) != without_aux(model.spec()):
-        theirs, ours = payload["model_spec"], model.spec()
+    theirs, ours = payload["model_spec"], model.spec()
+    shape = lambda spec: {k: v for k, v in spec.items() if k not in ("aux_size", "context")}  # noqa: E731
+    longer = (ours.get("cell") == "attention" and theirs.get("context", 0) <= ours["context"])
+    if shape(theirs) != shape(ours) or (theirs.get("context") != ours.get("context") and not longer):
         raise UsageError(f"--init-from {path}: its network ({theirs.get('num_actions')} actions, "
-                         f"{theirs.get('hidden_size')} GRU units) does not fit this run's "
-                         f"({ours['num_actions']} actions, {ours['hidden_size']} GRU units)")
-    if payload["model_spec"].get("aux_size", 0) == model.aux_size:
-        model.load_state_dict(payload["state_dict"])
+                         f"{theirs.get('hidden_size')} {theirs.get('cell', 'gru')} units, context "
+                         f"{theirs.get('context', 0)}) does not fit this run's "
+                         f"({ours['num_actions']} actions, {ours['hidden_size']} "
+                         f"{ours.get('cell', 'gru')} units, context {ours.get('context', 0)})")
+    state = dict(payload["state_dict"])
+    if theirs.get("context") != ours.get("context"):
+        state["gru.position.weight"] = _repeat_last_positions(
+            state["gru.position.weight"], model.gru.position.weight.detach(), period, path)
+    if theirs.get("aux_size", 0) == model.aux_size:
+        model.load_state_dict(state)
     else:
-        shared = {k: v for k, v in payload["state_dict"].items() if not k.startswith("aux_head.")}
+        shared = {k: v for k, v in state.items() if not k.startswith("aux_head.")}
         model.load_state_dict(shared, strict=False)
+
+
+def _repeat_last_positions(old: torch.Tensor, fresh: torch.Tensor, period: int,
+                           path: Path) -> torch.Tensor:
+    """Position embeddings (C_new, H): ``old``'s C_old rows, then its last ``period`` rows
+    repeated to fill the new positions."""
+    known, period = old.shape[0], int(period)
+    if not 1 <= period <= known:
+        raise UsageError(f"--init-from {path}: its context of {known} steps is shorter than "
+                         f"one episode ({period} steps)")
+    grown = fresh.clone()
+    grown[:known] = old
+    for position in range(known, grown.shape[0]):
+        grown[position] = old[known - period + (position - known) % period]
+    return grown
 
 
 # -- one run per directory, and stopping without losing work ------------------------------------

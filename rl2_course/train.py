@@ -94,7 +94,8 @@ class TrainConfig(RunConfig):
     signals: dict[str, Any] = field(default_factory=dict)
     num_threads: int = 1               # torch CPU threads (fixed, so runs are reproducible)
     device: str = "cpu"                # "cuda" trains on a GPU: faster, not bit-reproducible
-    # warm start from another run's weights (same actions and GRU size): a curriculum
+    # warm start from another run's weights (same actions and memory size; an attention
+    # context may grow, `runs.warm_start`): a curriculum
     init_from: str | None = None
     # budget (may differ between a run and its --resume)
     updates: int | None = None         # train until this many updates in total ...
@@ -369,7 +370,9 @@ def fresh_state(config: TrainConfig, warm: bool = True) -> RunState:
                                      **config.attention_shape())
     model.to(config.device)    # initialised on the CPU: the same first weights on any device
     if warm and config.init_from is not None:
-        warm_start(model, Path(config.init_from))
+        # one episode, in steps: what a longer attention context repeats (`runs.warm_start`)
+        warm_start(model, Path(config.init_from),
+                   period=fam.trial_steps(config.task) // max(1, int(config.task.get("episodes", 1))))
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, eps=1e-5)
     sampler = torch.Generator().manual_seed(
         int(np.random.SeedSequence([_TRAIN_TAG, config.seed, 1]).generate_state(1)[0]))

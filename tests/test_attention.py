@@ -12,7 +12,7 @@ from rl2_course.agents import RecurrentActorCritic, RL2Agent, load_checkpoint
 from rl2_course.agents.attention import CausalAttentionCore
 from rl2_course.errors import UsageError
 from rl2_course.evaluate_mdp import evaluate_mdp
-from rl2_course.train import TrainConfig, read_log, train
+from rl2_course.train import TrainConfig, fresh_state, read_log, train
 from test_train import assert_same_params, params, tiny
 
 
@@ -142,3 +142,18 @@ def test_an_attention_agent_plays_mdp_trials_with_its_ablation(tmp_path):
     assert result.results["rl2"].mean == again.results["rl2"].mean       # seeded: same numbers
     assert np.isfinite(result.results["rl2-forgetful"].mean)
     assert isinstance(RL2Agent.from_checkpoint(run.checkpoint_path), RL2Agent)
+
+
+def test_a_warm_start_grows_the_context_repeating_the_last_episodes_positions(tmp_path):
+    small = dict(cell="attention", hidden_size=8, attention_heads=2, trials_per_update=4,
+                 updates=1, minibatch_size=2)
+    short = train(TrainConfig.for_mdp(2, **small), tmp_path / "n2", progress=False)    # context 20
+    grown = fresh_state(TrainConfig.for_mdp(3, init_from=str(short.checkpoint_path), **small))
+    old = short.model.gru.position.weight.detach()
+    new = grown.model.gru.position.weight.detach()
+    assert new.shape == (30, 8)
+    torch.testing.assert_close(new[:20], old)
+    torch.testing.assert_close(new[20:30], old[10:20])        # the last episode (10 steps) again
+    torch.testing.assert_close(grown.model.gru.embed.weight, short.model.gru.embed.weight)
+    with pytest.raises(UsageError, match="does not fit"):     # a shorter context is refused
+        fresh_state(TrainConfig.for_mdp(1, init_from=str(short.checkpoint_path), **small))

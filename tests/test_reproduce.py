@@ -22,10 +22,12 @@ def test_a_table1_row_has_every_column_and_the_papers_numbers(monkeypatch, tmp_p
     monkeypatch.setenv("RL2_COURSE_ASSETS", str(tmp_path / "no-assets"))   # no RL² checkpoint
     rows = reproduce_table1(trials=300, seed=4, settings=[(10, 5)])
     row = rows[0]
-    assert set(row.evaluation.results) == set(TABLE1_AGENTS) - {"rl2"}
+    assert set(row.evaluation.results) == set(TABLE1_AGENTS) - {"rl2", "rl2-attention"}
     assert "no pretrained rl2 checkpoint" in row.missing["rl2"]
+    assert "--set cell=attention" in row.missing["rl2-attention"]
     text = table1_markdown(rows)
     assert "| n=10, k=5 | 300 |" in text and "(6.6)" in text and "— (6.7)" in text
+    assert "RL² (GRU) | RL² (attention) | Bayes-optimal |" in text
     data = table1_json(rows, seed=4)
     assert data["rows"][0]["paper"] == paper.TABLE1[(10, 5)]
     # the best agent of the row is always bold
