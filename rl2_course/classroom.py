@@ -8,8 +8,10 @@ An instructor runs::
 
 **The assignment** holds the learner's copies of every chapter, generated afresh from
 ``solutions/`` by `course.make_student_notebook` (so a stale ``notebooks/`` can never leak into
-it), and a short ``ASSIGNMENT.md`` saying how work is checked. It never holds a solution: the
-build refuses to write a zip in which a ``### BEGIN SOLUTION`` marker survived.
+it), a short ``ASSIGNMENT.md`` saying how work is checked, and a ``README.md`` saying how to
+install the package and its assets (``--repository URL`` names the repository to clone). It
+never holds a solution: the build refuses to write a zip in which a ``### BEGIN SOLUTION``
+marker survived.
 
 **The grader** runs a submitted notebook top to bottom on a fresh kernel, as nbval does, and
 reads the outcome of every *check cell* (the cells tagged ``check``; each follows an exercise
@@ -73,6 +75,53 @@ Run every notebook top to bottom on a fresh kernel before you hand it in
 which runs it on a fresh kernel, with a time limit per cell and per notebook, and prints one
 line per exercise: pass, fail (with the error), timeout, or not run.
 """
+
+#: README.md of the assignment zip: how a learner installs the package and its assets. The zip
+#: holds only notebooks; they import `rl2_course` and load its pretrained agents from the
+#: repository's ``assets/`` (`settings.assets_dir`), so the learner needs the repository too.
+INSTALL_README = """\
+# Setting up for the rl2-course assignment
+
+This zip holds the notebooks only. They import the course's Python package, `rl2_course`, and
+load its pretrained agents and result tables from the course repository's `assets/` folder, so
+you need a copy of the repository: {repository}.
+
+## On your machine (Linux or macOS, Python 3.11, `make`)
+
+    git clone {clone} rl2-course
+    cd rl2-course
+    make install        # .venv with the pinned packages and the course, installed editable
+
+`make install` installs the package *editable* (`pip install -e .`), so it finds its assets in
+`rl2-course/assets/`. Then open this zip's notebooks with that environment:
+
+    .venv/bin/jupyter lab --ServerApp.root_dir=/path/to/rl2-course-assignment
+
+Conda instead of make: `conda env create -f environment.yml`, `conda activate rl2-course`,
+`pip install --no-deps -e .` in the repository. If you install the package any other way (not
+editable, or from another folder), point it at the assets:
+`export RL2_COURSE_ASSETS=/path/to/rl2-course/assets`.
+
+Check the set-up: `python -c "import rl2_course.settings as s; print(s.assets_dir())"` prints
+a folder that holds `checkpoints/`.
+
+## Without a local Python
+
+Binder (the repository's `binder/` folder) and Google Colab (`docs/colab.md` in the
+repository: one set-up cell to paste at the top of a notebook) run the same notebooks in a
+browser. Upload your notebook from this zip there, and download it again before you hand it in.
+
+What to hand in and how it is graded: `ASSIGNMENT.md`.
+"""
+
+
+def install_readme(repository: str | None = None) -> str:
+    """The assignment's README.md; ``repository`` is the address to clone (None: the learner
+    is told to ask the instructor for it)."""
+    if repository:
+        return INSTALL_README.format(repository=repository, clone=repository)
+    return INSTALL_README.format(repository="ask your instructor for its address",
+                                 clone="REPOSITORY-ADDRESS")
 
 
 @dataclass
@@ -439,8 +488,10 @@ def _signal_group(pgid: int | None, sig: int) -> None:
             pass
 
 
-def build_assignment(out: str | Path, solutions: Path = SOLUTIONS_DIR) -> Path:
-    """Write the learner's notebooks (generated from ``solutions``) and ASSIGNMENT.md into a zip."""
+def build_assignment(out: str | Path, solutions: Path = SOLUTIONS_DIR, *,
+                     repository: str | None = None) -> Path:
+    """Write the learner's notebooks (generated from ``solutions``), ASSIGNMENT.md and README.md
+    (how to install the package and its assets; ``repository``: the address to clone) into a zip."""
     out = Path(out)
     if out.name in ("", ".", "..") or out.is_dir():     # '' and '/' name no file
         raise UsageError(f"--out {str(out) or repr('')} is a directory, not the zip file to write")
@@ -452,6 +503,7 @@ def build_assignment(out: str | Path, solutions: Path = SOLUTIONS_DIR) -> Path:
     def write(file) -> None:
         with zipfile.ZipFile(file, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             _add(archive, "ASSIGNMENT.md", ASSIGNMENT_README)
+            _add(archive, "README.md", install_readme(repository))
             for master in masters:
                 text = notebook_text(make_student_notebook(nbformat.read(master, as_version=4)))
                 if BEGIN in text:

@@ -125,6 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     assignment = commands.add_parser("assignment", help="zip the learner's notebooks for a class")
     assignment.add_argument("--out", type=Path, default=Path("dist/rl2-course-assignment.zip"))
+    assignment.add_argument("--repository", default=None, metavar="URL",
+                            help="the course repository's address, written into the zip's "
+                                 "README.md as the one to clone (default: 'ask your instructor')")
     assignment.set_defaults(run=_assignment)
 
     _analyse_parser(commands)
@@ -276,7 +279,7 @@ def _grade(args: argparse.Namespace) -> int:
 def _assignment(args: argparse.Namespace) -> int:
     from rl2_course.classroom import build_assignment
 
-    print(f"wrote {build_assignment(args.out)}")
+    print(f"wrote {build_assignment(args.out, repository=args.repository)}")
     return 0
 
 

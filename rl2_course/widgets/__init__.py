@@ -9,8 +9,9 @@ from rl2_course.widgets.bandit import (ArmMeansError, BanditTrialStepper, parse_
 
 from rl2_course.widgets.maze import MazeTrialStepper
 from rl2_course.widgets.mdp import MDPTrialStepper, show_mdp_trial
+from rl2_course.widgets.play import PlayBanditWidget, score_decisions
 from rl2_course.widgets.stepper import TaskInputError, TrialStepperWidget
 
 __all__ = ["ArmMeansError", "BanditTrialStepper", "MDPTrialStepper", "MazeTrialStepper",
-           "TaskInputError", "TrialStepperWidget", "parse_arm_means", "show_bandit_trial",
-           "show_mdp_trial"]
+           "PlayBanditWidget", "TaskInputError", "TrialStepperWidget", "parse_arm_means",
+           "score_decisions", "show_bandit_trial", "show_mdp_trial"]
