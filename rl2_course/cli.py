@@ -282,7 +282,7 @@ def _grade(args: argparse.Namespace) -> int:
                   memory_limit=None if args.memory is None else args.memory * 1e9)
     if args.notebook.is_dir():
         folder = args.notebook.resolve()
-        out = args.out or folder.with_name(f"{folder.name}-grades")
+        out = args.out or folder.parent / f"{folder.name or 'submissions'}-grades"   # '/' has no name
         print_gradebook(grade_folder(folder, out, **limits), out, args.json)
         return 0
     if args.out is not None:
