@@ -24,7 +24,7 @@ $(PY):
 # Reinstall whenever the pins or the package metadata change.
 $(STAMP): $(PY) constraints.txt pyproject.toml
 	$(PY) -m pip install --quiet -c constraints.txt torch==2.13.0
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[test]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[test,instructor]'
 	$(PY) -m ipykernel install --user --name rl2-course --display-name "Python (rl2-course)" >/dev/null
 	touch $(STAMP)
 

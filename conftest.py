@@ -1,8 +1,9 @@
 """pytest hooks for the chapters' nbval run (`make test`'s second stage: solutions/ and notebooks/).
 
 nbval runs every cell and fails on an error, except in cells tagged ``raises-exception``,
-which it accepts whether they raise or not. A learner's check cell carries that tag and must
-raise NotImplementedError on the unsolved stub (`course.unsolved_check_problem`); this hook
+which it accepts whether they raise or not. A learner's test cell (nbgrader ``grade``
+metadata) carries that tag and must raise NotImplementedError on the unsolved stub
+(`course.unsolved_check_problem`); this hook
 makes nbval's run of notebooks/ fail otherwise, so the chapters run once per folder and no
 separate execution of the learner's copies is needed.
 """

@@ -111,8 +111,16 @@ def build_parser() -> argparse.ArgumentParser:
                            help="only report whether notebooks/ is up to date (exit 1 if not)")
     notebooks.set_defaults(run=_notebooks)
 
-    grade = commands.add_parser("grade", help="run a learner's notebook and grade its exercises")
-    grade.add_argument("notebook", type=Path, help="the submitted .ipynb")
+    grade = commands.add_parser("grade", help="grade a learner's notebook, or a folder of them, "
+                                              "with the master notebooks' tests")
+    grade.add_argument("notebook", type=Path,
+                       help="the submitted .ipynb, or a folder of submissions (LEARNER.ipynb or "
+                            "LEARNER/.../*.ipynb): then a gradebook and feedback are written")
+    grade.add_argument("--solutions", type=Path, default=None,
+                       help="the master notebooks whose test cells grade (default: solutions/)")
+    grade.add_argument("--out", type=Path, default=None,
+                       help="for a folder: where gradebook.csv, gradebook.json and feedback/ go "
+                            "(default: FOLDER-grades beside it)")
     grade.add_argument("--timeout", type=positive_number, default=900,
                        help="seconds the whole notebook may run (default 900)")
     grade.add_argument("--cell-timeout", type=positive_number, default=300,
@@ -268,10 +276,23 @@ def _notebooks(args: argparse.Namespace) -> int:
 
 
 def _grade(args: argparse.Namespace) -> int:
-    from rl2_course.classroom import grade_notebook, print_report
+    """One notebook: its report, exit 0 when every exercise passes. A folder: the gradebook,
+    exit 0 once it is written (a learner's failing exercise is not the grader's failure)."""
+    from rl2_course import course
+    from rl2_course.classroom import grade_folder, grade_notebook, print_gradebook, print_report
 
-    report = grade_notebook(args.notebook, timeout=args.timeout, cell_timeout=args.cell_timeout,
-                            memory_limit=None if args.memory is None else args.memory * 1e9)
+    limits = dict(solutions=args.solutions or course.SOLUTIONS_DIR, timeout=args.timeout,
+                  cell_timeout=args.cell_timeout,
+                  memory_limit=None if args.memory is None else args.memory * 1e9)
+    if args.notebook.is_dir():
+        folder = args.notebook.resolve()
+        out = args.out or folder.parent / f"{folder.name or 'submissions'}-grades"   # '/' has no name
+        print_gradebook(grade_folder(folder, out, **limits), out, args.json)
+        return 0
+    if args.out is not None:
+        raise UsageError("--out is for a folder of submissions; a single notebook's report "
+                         "goes to the standard output")
+    report = grade_notebook(args.notebook, **limits)
     print_report(report, args.json)
     return 0 if report.all_passed else 1
 

@@ -6,16 +6,27 @@ The course keeps one master copy of every chapter in ``solutions/``. A learner's
     python -m rl2_course notebooks           # (re)write notebooks/ from solutions/
     python -m rl2_course notebooks --check   # exit 1 when notebooks/ is out of date
 
-Conventions in a master notebook:
+Conventions in a master notebook (nbgrader's, so that nbgrader itself can release and grade
+the same files; ``tests/test_nbgrader.py`` checks that both generators agree):
 
-* In a code cell, the lines from ``### BEGIN SOLUTION`` to ``### END SOLUTION`` (both
-  included) are the solution. The learner's copy replaces them with one line,
-  ``raise NotImplementedError("Exercise: <hint>")``, at the indentation of the BEGIN line.
-  The hint is whatever follows the marker (``### BEGIN SOLUTION count the pulls``), else a
-  generic one. Such a cell gets the tag ``raises-exception`` in the learner's copy.
-* A cell tagged ``check`` compares a learner's function with the package's reference (it
-  passes on the master and raises on the learner's stub); it gets ``raises-exception`` too.
-* Markdown cells may not contain the markers (a solution there would leak into the copy).
+* An exercise is a *solution cell*, cell metadata ``{"nbgrader": {"solution": true, "grade":
+  false, "locked": false, "task": false, "grade_id": "ch01-ucb1", "schema_version": 3}}``. In
+  it, the lines from a bare ``### BEGIN SOLUTION`` line to a bare ``### END SOLUTION`` line
+  (both included) are the solution; the learner's copy replaces them with `CODE_STUB`, a
+  ``raise NotImplementedError(...)`` at the indentation of the BEGIN line. A solution cell
+  without markers is replaced whole. A hint goes into the prose or a comment line of its own
+  above the markers: text on a marker line is refused (nbgrader would swallow it with the
+  solution).
+* A *test cell* (``"grade": true, "solution": false, "locked": true, "points": N``, its
+  ``grade_id`` the exercise's plus ``-test``) checks the learner's function against the
+  package's reference. Lines between bare ``### BEGIN HIDDEN TESTS`` and ``### END HIDDEN
+  TESTS`` lines are the grader's alone: the learner's copy drops them, and the grader
+  (`rl2_course.classroom`) runs the master's test cells, hidden lines included, in place of
+  whatever the submission holds there.
+* Solution and test cells get the tag ``raises-exception`` in the learner's copy (nbval runs on
+  past them; the root conftest.py then requires a test cell to raise NotImplementedError).
+* Markers belong in code cells of those kinds only; anywhere else they are refused (a solution
+  in prose would leak into the copy), and so is any other line that mentions them.
 * Outputs are not stored, with one exception: a code cell whose first line is
   ``# NBVAL_CHECK_OUTPUT`` keeps its (text) output, because that output is the reference
   nbval compares a fresh run with. Such a cell must not contain an exercise.
@@ -43,68 +54,133 @@ NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
-#: tag of cells that compare a learner's function with the package's reference
+BEGIN_HIDDEN = "### BEGIN HIDDEN TESTS"
+END_HIDDEN = "### END HIDDEN TESTS"
+#: the tag the course used for test cells before they carried nbgrader metadata (refused now)
 CHECK_TAG = "check"
 #: nbval's (and our tests') tag for cells allowed to raise
 RAISES_TAG = "raises-exception"
 #: first line of a cell whose printed output nbval compares with the stored one
 CHECK_OUTPUT_MARKER = "# NBVAL_CHECK_OUTPUT"
 GENERIC_HINT = "write your solution here"
+#: what a solution becomes in the learner's copy; nbgrader's ClearSolutions.code_stub must be
+#: set to the same for its release to equal ours
+CODE_STUB = f'raise NotImplementedError("Exercise: {GENERIC_HINT}")'
+#: the nbgrader cell-metadata schema the masters use
+NBGRADER_SCHEMA = 3
 
 #: notebook-level metadata a saved notebook may carry but the course does not store
 _DROPPED_NB_METADATA = ("widgets",)
 #: cell metadata written by Jupyter or nbclient while running, never stored
 _DROPPED_CELL_METADATA = ("execution", "collapsed", "scrolled", "ExecuteTime")
+#: what nbgrader takes for a marker: these words anywhere on a line (a substring match)
+_MARKER_WORDS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
 
-_BEGIN_RE = re.compile(r"^(?P<indent>[ \t]*)###[ \t]*BEGIN SOLUTION\b(?P<hint>.*)$")
-_END_RE = re.compile(r"^[ \t]*###[ \t]*END SOLUTION\b")
+
+class SolutionMarkerError(UsageError):
+    """A master notebook's markers or nbgrader metadata are wrong (unbalanced, misplaced,
+    not bare, or in a cell whose metadata does not allow them)."""
 
 
-class SolutionMarkerError(ValueError):
-    """A master notebook's BEGIN/END SOLUTION markers are unbalanced or misplaced."""
+def nbgrader_metadata(cell: NotebookNode) -> dict:
+    """The cell's nbgrader metadata ({} for an ordinary cell)."""
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return meta if isinstance(meta, dict) else {}
+
+
+def is_solution_cell(cell: NotebookNode) -> bool:
+    return bool(nbgrader_metadata(cell).get("solution"))
+
+
+def is_test_cell(cell: NotebookNode) -> bool:
+    """An autograded test cell: nbgrader ``grade`` without ``solution``."""
+    meta = nbgrader_metadata(cell)
+    return bool(meta.get("grade")) and not meta.get("solution")
+
+
+def grade_id(cell: NotebookNode) -> str | None:
+    return nbgrader_metadata(cell).get("grade_id")
 
 
 def make_student_notebook(nb: NotebookNode) -> NotebookNode:
     """The learner's copy of master notebook ``nb`` (which is left unchanged).
 
-    Solutions are replaced by ``raise NotImplementedError("Exercise: ...")``, exercise and
-    ``check`` cells get the ``raises-exception`` tag, and outputs are stripped except the
-    reference outputs of ``# NBVAL_CHECK_OUTPUT`` cells.
+    Solutions are replaced by `CODE_STUB`, hidden tests are dropped, solution and test cells
+    get the ``raises-exception`` tag, and outputs are stripped except the reference outputs
+    of ``# NBVAL_CHECK_OUTPUT`` cells. Wrong markers or metadata raise `SolutionMarkerError`.
     """
     student = _clean(copy.deepcopy(nb))
+    seen_ids: set[str] = set()
     for index, cell in enumerate(student.cells):
-        has_markers = any(_BEGIN_RE.match(line) or _END_RE.match(line)
-                          for line in cell.source.splitlines())
-        if cell.cell_type != "code":
-            if has_markers:
-                raise SolutionMarkerError(f"cell {index} is {cell.cell_type}: solution markers "
-                                          "belong in code cells only")
-            continue
-        tags = list(cell.metadata.get("tags", []))
-        if has_markers:
-            if is_check_output_cell(cell):
-                raise SolutionMarkerError(f"cell {index} checks its output with nbval and so "
-                                          "cannot hold an exercise")
-            cell.source = _replace_solutions(cell.source, index)
-            tags.append(RAISES_TAG)
-        if CHECK_TAG in tags:
-            tags.append(RAISES_TAG)
-        if tags:
-            cell.metadata["tags"] = list(dict.fromkeys(tags))   # dedupe, keep order
+        _check_nbgrader_metadata(cell, index, seen_ids)
+        solution, test = is_solution_cell(cell), is_test_cell(cell)
+        marked = {word for word in _MARKER_WORDS for line in cell.source.splitlines() if word in line}
+        if marked and cell.cell_type != "code":
+            raise SolutionMarkerError(f"cell {index} is {cell.cell_type}: solution markers "
+                                      "belong in code cells only")
+        if marked and is_check_output_cell(cell):
+            raise SolutionMarkerError(f"cell {index} checks its output with nbval and so "
+                                      "cannot hold an exercise")
+        if marked & {"BEGIN SOLUTION", "END SOLUTION"} and not solution:
+            raise SolutionMarkerError(f"cell {index} holds {BEGIN} but is not a solution cell: "
+                                      "give it nbgrader metadata with \"solution\": true")
+        if marked & {"BEGIN HIDDEN TESTS", "END HIDDEN TESTS"} and not test:
+            raise SolutionMarkerError(f"cell {index} holds {BEGIN_HIDDEN} but is not a test cell: "
+                                      "give it nbgrader metadata with \"grade\": true")
+        if solution:
+            cell.source, replaced = _strip_region(cell.source, BEGIN, END, CODE_STUB, index)
+            if not replaced:                 # nbgrader's rule: a solution cell without markers
+                cell.source = CODE_STUB      # is a solution as a whole
+        if test:
+            cell.source, _ = _strip_region(cell.source, BEGIN_HIDDEN, END_HIDDEN, None, index)
+        if solution or test:
+            tags = list(cell.metadata.get("tags", []))
+            cell.metadata["tags"] = list(dict.fromkeys([*tags, RAISES_TAG]))   # dedupe, keep order
     return student
 
 
-def unsolved_check_problem(cell: NotebookNode, outputs: list) -> str | None:
-    """Why a check cell of a learner's copy did not fail as it must on the unsolved stub, or None.
+def _check_nbgrader_metadata(cell: NotebookNode, index: int, seen_ids: set[str]) -> None:
+    """Refuse nbgrader metadata that nbgrader would refuse or that the grader cannot use, and
+    the old ``check`` tag (a test cell is now told by its metadata)."""
+    if CHECK_TAG in cell.get("metadata", {}).get("tags", []) and not is_test_cell(cell):
+        raise SolutionMarkerError(
+            f"cell {index} is tagged {CHECK_TAG!r}: make it an nbgrader test cell instead "
+            '(metadata {"nbgrader": {"grade": true, "solution": false, "locked": true, '
+            '"points": N, "grade_id": "...-test", "schema_version": 3, "task": false}})')
+    if "nbgrader" not in cell.get("metadata", {}):
+        return
+    meta = nbgrader_metadata(cell)
+    where = f"cell {index} ({meta.get('grade_id', 'no grade_id')})"
+    if meta.get("schema_version") != NBGRADER_SCHEMA:
+        raise SolutionMarkerError(f"{where}: nbgrader schema_version must be {NBGRADER_SCHEMA}")
+    if not isinstance(meta.get("grade_id"), str) or not re.fullmatch(r"[A-Za-z0-9_-]+", meta["grade_id"]):
+        raise SolutionMarkerError(f"{where}: grade_id must be letters, digits, '-' or '_'")
+    if meta["grade_id"] in seen_ids:
+        raise SolutionMarkerError(f"{where}: grade_id {meta['grade_id']!r} is used twice")
+    seen_ids.add(meta["grade_id"])
+    if cell.cell_type != "code" and (meta.get("solution") or meta.get("grade")):
+        raise SolutionMarkerError(f"{where}: only code cells are solution or test cells here")
+    if meta.get("solution") and meta.get("grade"):
+        raise SolutionMarkerError(f"{where}: a solution cell is not graded itself (\"grade\": "
+                                  "false); its test cell carries the points")
+    if is_test_cell(cell):
+        points = meta.get("points")
+        if isinstance(points, bool) or not isinstance(points, (int, float)) or not 0 < points < 1e6:
+            raise SolutionMarkerError(f"{where}: a test cell needs points > 0, got {points!r}")
+        if not meta.get("locked"):
+            raise SolutionMarkerError(f"{where}: a test cell must be locked")
 
-    A learner's check cell is tagged ``raises-exception`` so that nbval runs on past it, and
+
+def unsolved_check_problem(cell: NotebookNode, outputs: list) -> str | None:
+    """Why a test cell of a learner's copy did not fail as it must on the unsolved stub, or None.
+
+    A learner's test cell is tagged ``raises-exception`` so that nbval runs on past it, and
     nbval accepts such a cell whether it raises or not. The course needs more: on the stub it
     must raise NotImplementedError. A check that passes checks nothing, and any other error
     means the chapter broke before the learner's function was called. ``outputs`` are the
     cell's outputs from this run (nbformat dicts). Cells that are not such checks give None.
     """
-    tags = cell.metadata.get("tags", [])
-    if CHECK_TAG not in tags or RAISES_TAG not in tags:
+    if not is_test_cell(cell) or RAISES_TAG not in cell.metadata.get("tags", []):
         return None
     errors = [o for o in outputs if o.get("output_type") == "error"]
     if not errors:
@@ -114,27 +190,35 @@ def unsolved_check_problem(cell: NotebookNode, outputs: list) -> str | None:
     return None
 
 
-def _replace_solutions(source: str, index: int) -> str:
+def _strip_region(source: str, begin: str, end: str, stub: str | None,
+                  index: int) -> tuple[str, bool]:
+    """``source`` without its ``begin`` … ``end`` regions (marker lines included), each
+    replaced by ``stub`` at the BEGIN line's indentation (None: by nothing); and whether
+    there was one. Marker lines must be bare; so that nbgrader, which takes any line holding
+    the marker's words for a marker, reads the cell the same way, no other line may hold them."""
     out: list[str] = []
-    inside = False
-    for line in source.splitlines():
-        begin, end = _BEGIN_RE.match(line), _END_RE.match(line)
-        if begin:
+    inside = found = False
+    for line in source.split("\n"):            # split/join on "\n" exactly as nbgrader does
+        words = [w for w in _MARKER_WORDS if w in line]
+        if line.strip() == begin:
             if inside:
-                raise SolutionMarkerError(f"cell {index}: nested {BEGIN}")
-            inside = True
-            hint = begin["hint"].strip().lstrip(":-—–").strip() or GENERIC_HINT
-            message = json.dumps(f"Exercise: {hint}", ensure_ascii=False)   # a valid Python literal
-            out.append(f'{begin["indent"]}raise NotImplementedError({message})')
-        elif end:
+                raise SolutionMarkerError(f"cell {index}: nested {begin}")
+            inside = found = True
+            if stub is not None:
+                out.append(line[:len(line) - len(line.lstrip())] + stub)
+        elif line.strip() == end:
             if not inside:
-                raise SolutionMarkerError(f"cell {index}: {END} without {BEGIN}")
+                raise SolutionMarkerError(f"cell {index}: {end} without {begin}")
             inside = False
+        elif words:
+            raise SolutionMarkerError(
+                f"cell {index}: {words[0]!r} outside a bare marker line ({line.strip()[:60]!r}); "
+                "marker lines hold the marker alone: put a hint on a comment line of its own")
         elif not inside:
             out.append(line)
     if inside:
-        raise SolutionMarkerError(f"cell {index}: {BEGIN} without {END}")
-    return "\n".join(out)
+        raise SolutionMarkerError(f"cell {index}: {begin} without {end}")
+    return "\n".join(out), found
 
 
 def is_check_output_cell(cell: NotebookNode) -> bool:
@@ -206,7 +290,7 @@ def _read(path: Path) -> NotebookNode:
     return nbformat.read(path, as_version=4)
 
 
-def _solutions(solutions: Path) -> list[Path]:
+def solution_paths(solutions: Path) -> list[Path]:
     """The master notebooks in ``solutions``; none is a one-line `UsageError`."""
     masters = sorted(Path(solutions).glob("*.ipynb"))
     if not masters:
@@ -227,7 +311,7 @@ def write_student_notebooks(solutions: Path = SOLUTIONS_DIR, out: Path = NOTEBOO
     """
     out = Path(out)
     written = []
-    for solution in _solutions(solutions):
+    for solution in solution_paths(solutions):
         target = out / solution.name
         _write(make_student_notebook(_read(solution)), target)
         written.append(target)
@@ -238,7 +322,7 @@ def stale_notebooks(solutions: Path = SOLUTIONS_DIR, out: Path = NOTEBOOKS_DIR) 
     """Student notebooks that differ from what would be generated, are missing, or have no
     master notebook (sorted)."""
     out = Path(out)
-    masters = _solutions(solutions)
+    masters = solution_paths(solutions)
     stale = []
     for solution in masters:
         target = out / solution.name
