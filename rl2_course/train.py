@@ -26,7 +26,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Protocol, Sequence
 
 import numpy as np
 import torch
@@ -180,6 +180,21 @@ def collect_trials(model: RecurrentActorCritic, env: TrialEnv, env_seed: int,
                       signal_data=[signal.recorded(device) for signal in signals])
 
 
+class Rollout(Protocol):
+    """What `train` calls to play one update's trials (``rollout=``); `collect_trials` is one.
+
+    Positional arguments, as `collect_trials` takes them: the model, the `TrialEnv`, the
+    update's environment seed, the run's sampling generator, the BPTT segment length (None:
+    whole trials) and the run's training signals. A replacement (a course exercise, an
+    experiment) must return the same `TrialBatch`; `ppo_update` replays its ``x`` from
+    ``segment_h0``, so the recorded log-probabilities must be those of that replay.
+    """
+
+    def __call__(self, model: RecurrentActorCritic, env: TrialEnv, env_seed: int,
+                 generator: torch.Generator, segment_length: int | None = None,
+                 signals: Sequence[TrainingSignal] = ()) -> TrialBatch: ...
+
+
 # --------------------------------------------------------------------------------------------
 # 2. Generalized advantage estimation
 # --------------------------------------------------------------------------------------------
@@ -228,12 +243,62 @@ def to_segments(t: torch.Tensor, length: int) -> torch.Tensor:
     return t.reshape(length, segments * batch, *t.shape[3:])
 
 
+class PPOLoss(NamedTuple):
+    """The terms of PPO's loss on one minibatch (scalars); the optimiser minimises ``total``."""
+
+    total: torch.Tensor      # policy + value_coef · value − entropy_coef · entropy
+    policy: torch.Tensor     # −L^CLIP: the clipped surrogate, negated
+    value: torch.Tensor      # ½ · mean (V_θ − R)²
+    entropy: torch.Tensor    # mean entropy of π_θ (a bonus: it enters ``total`` negated)
+
+
+def ppo_loss(*, new_logp: torch.Tensor, old_logp: torch.Tensor, advantages: torch.Tensor,
+             values: torch.Tensor, returns: torch.Tensor, entropy: torch.Tensor,
+             mask: torch.Tensor, clip_coef: float, value_coef: float,
+             entropy_coef: float) -> PPOLoss:
+    """PPO's loss (Schulman et al. 2017) over a minibatch of steps, all arrays of one shape.
+
+        r_t(θ) = π_θ(a_t|·) / π_old(a_t|·) = exp(new_logp − old_logp)
+        L^CLIP = mean_t min(r_t A_t, clip(r_t, 1 − ε, 1 + ε) A_t)
+        total  = −L^CLIP + value_coef · ½ mean_t (V_θ − R_t)² − entropy_coef · mean_t H_t
+
+    Means are over the steps where ``mask`` is 1 (a trial's own steps). ``advantages`` and
+    ``returns`` are GAE's, fixed during the update; ``values`` and ``entropy`` are the network's
+    now, with gradients.
+    """
+    def masked_mean(t: torch.Tensor) -> torch.Tensor:
+        return (t * mask).sum() / mask.sum()
+
+    ratio = (new_logp - old_logp).exp()
+    policy_loss = masked_mean(torch.max(-advantages * ratio,
+                                        -advantages * ratio.clamp(1 - clip_coef, 1 + clip_coef)))
+    value_loss = 0.5 * masked_mean((values - returns) ** 2)
+    mean_entropy = masked_mean(entropy)
+    return PPOLoss(policy_loss + value_coef * value_loss - entropy_coef * mean_entropy,
+                   policy_loss, value_loss, mean_entropy)
+
+
+class LossFunction(Protocol):
+    """What `ppo_update` calls for each minibatch's loss (``loss=``); `ppo_loss` is one.
+
+    It is called with `ppo_loss`'s keyword arguments and returns its four terms in that order
+    (a `PPOLoss` or a plain tuple); the update minimises the first and logs the third.
+    """
+
+    def __call__(self, *, new_logp: torch.Tensor, old_logp: torch.Tensor,
+                 advantages: torch.Tensor, values: torch.Tensor, returns: torch.Tensor,
+                 entropy: torch.Tensor, mask: torch.Tensor, clip_coef: float,
+                 value_coef: float, entropy_coef: float) -> Sequence[torch.Tensor]: ...
+
+
 def ppo_update(model: RecurrentActorCritic, optimizer: torch.optim.Optimizer, batch: TrialBatch,
                config: TrainConfig, entropy_coef: float, rng: np.random.Generator,
-               signals: Sequence[TrainingSignal] = (), progress: float = 0.0) -> dict[str, float]:
+               signals: Sequence[TrainingSignal] = (), progress: float = 0.0,
+               loss: LossFunction = ppo_loss) -> dict[str, float]:
     """Clipped-surrogate PPO on one batch of trials; returns the statistics for the log.
 
-    ``signals`` add their reward terms and losses (``progress`` in [0, 1]: the schedule's).
+    ``signals`` add their reward terms and losses (``progress`` in [0, 1]: the schedule's);
+    ``loss`` computes each minibatch's loss (`ppo_loss`, or a replacement with its interface).
     """
     rewards = batch.rewards
     for signal, data in zip(signals, batch.signal_data):
@@ -282,30 +347,28 @@ def ppo_update(model: RecurrentActorCritic, optimizer: torch.optim.Optimizer, ba
             masked_mean = lambda t: (t * m).sum() / m.sum()  # noqa: E731
 
             # r_t(θ) = π_θ(a_t|·) / π_old(a_t|·); L^CLIP = E[min(r_t A_t, clip(r_t, 1±ε) A_t)]
-            log_ratio = new_logp - old_logp[:, cols]
-            ratio = log_ratio.exp()
-            a = adv[:, cols]
-            policy_loss = masked_mean(torch.max(-a * ratio,
-                                                -a * ratio.clamp(1 - config.clip_coef,
-                                                                 1 + config.clip_coef)))
-            value_loss = 0.5 * masked_mean((values - ret[:, cols]) ** 2)
-            loss = (policy_loss + config.value_coef * value_loss
-                    - entropy_coef * masked_mean(entropy))
+            terms = loss(new_logp=new_logp, old_logp=old_logp[:, cols], advantages=adv[:, cols],
+                         values=values, returns=ret[:, cols], entropy=entropy, mask=m,
+                         clip_coef=config.clip_coef, value_coef=config.value_coef,
+                         entropy_coef=entropy_coef)
+            total, value_loss = terms[0], terms[2]
             for signal, data in zip(signals, signal_data):
                 term = signal.loss({k: t[:, cols] for k, t in data.items()}, hidden, log_probs,
                                    m, model, progress)
                 if term is not None:
-                    loss = loss + term[0]
+                    total = total + term[0]
                     for name, value in term[1].items():
                         stats[name] = stats.get(name, 0.0) + value
 
             with torch.no_grad():   # KL(old‖new) ≈ E[(r − 1) − log r], before this step
+                log_ratio = new_logp - old_logp[:, cols]
+                ratio = log_ratio.exp()
                 approx_kl = masked_mean((ratio - 1) - log_ratio).item()
             if config.target_kl is not None and count and approx_kl > 1.5 * config.target_kl:
                 within_trust_region = False     # the policy moved far enough: stop the update
                 break
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            total.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
             optimizer.step()
 
@@ -313,7 +376,7 @@ def ppo_update(model: RecurrentActorCritic, optimizer: torch.optim.Optimizer, ba
                 stats["approx_kl"] += approx_kl
                 stats["clip_frac"] += masked_mean(
                     ((ratio - 1).abs() > config.clip_coef).float()).item()
-                stats["value_loss"] += value_loss.item()
+                stats["value_loss"] += float(value_loss)
             count += 1
         if not within_trust_region:
             break
@@ -395,12 +458,16 @@ class TrainResult:
 
 
 def train(config: TrainConfig, out_dir: str | os.PathLike, resume: bool = False,
-          progress: bool = True) -> TrainResult:
+          progress: bool = True, *, rollout: Rollout = collect_trials,
+          loss: LossFunction = ppo_loss) -> TrainResult:
     """Train RL² with PPO; writes ``out_dir/checkpoint.pt`` and ``out_dir/log.csv``.
 
     Runs until ``config.updates`` updates in total (or ``config.minutes`` of training in
     total; with neither, the setting's default budget). With ``resume=True`` it continues the
     run saved in ``out_dir`` and ends with exactly the parameters of an uninterrupted run.
+    ``rollout`` and ``loss`` replace the two pieces a course exercise rewrites (or breaks on
+    purpose): the rollout of each update (`Rollout`, default `collect_trials`) and each
+    minibatch's loss (`LossFunction`, default `ppo_loss`). Neither is saved with the run.
     """
     config.validate()
     if resume and not (Path(out_dir) / CHECKPOINT_NAME).is_file():
@@ -408,12 +475,13 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, resume: bool = False,
                          f"to resume from")
     out = writable_directory(out_dir, "--out")
     with run_lock(out), deterministic_torch(config.num_threads, config.device):
-        state = _train(config, out, resume, progress)
+        state = _train(config, out, resume, progress, rollout, loss)
     return TrainResult(state.model, config, state.update, state.trials_seen, state.wall_seconds,
                        state.last_return, out / CHECKPOINT_NAME, out / LOG_NAME)
 
 
-def _train(config: TrainConfig, out: Path, resume: bool, progress: bool) -> RunState:
+def _train(config: TrainConfig, out: Path, resume: bool, progress: bool,
+           rollout: Rollout = collect_trials, loss: LossFunction = ppo_loss) -> RunState:
     """The training loop of `train`, in its locked ``out`` directory."""
     ckpt_path, log_path = out / CHECKPOINT_NAME, out / LOG_NAME
     if not resume and ckpt_path.exists():
@@ -445,10 +513,10 @@ def _train(config: TrainConfig, out: Path, resume: bool, progress: bool) -> RunS
                 for group in state.optimizer.param_groups:
                     group["lr"] = lr
 
-                batch = collect_trials(state.model, env, env_seed(config.seed, state.update),
-                                       state.sampler, config.bptt_length, signals)
+                batch = rollout(state.model, env, env_seed(config.seed, state.update),
+                                state.sampler, config.bptt_length, signals)
                 stats = ppo_update(state.model, state.optimizer, batch, config, entropy_coef,
-                                   state.shuffler, signals, progress_fraction)
+                                   state.shuffler, signals, progress_fraction, loss)
                 for signal, data in zip(signals, batch.signal_data):
                     stats.update(signal.rollout_stats(data))
 
@@ -481,6 +549,7 @@ def _train(config: TrainConfig, out: Path, resume: bool, progress: bool) -> RunS
     return state
 
 
-__all__ = ["LOG_COLUMNS", "TrainConfig", "TrainResult", "TrialBatch", "collect_trials",
-           "compute_gae", "env_seed", "fresh_state", "parse_overrides", "ppo_update",
-           "read_log", "schedule", "to_segments", "train"]
+__all__ = ["LOG_COLUMNS", "LossFunction", "PPOLoss", "Rollout", "TrainConfig", "TrainResult",
+           "TrialBatch", "collect_trials", "compute_gae", "env_seed", "fresh_state",
+           "parse_overrides", "ppo_loss", "ppo_update", "read_log", "schedule", "to_segments",
+           "train"]

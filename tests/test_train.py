@@ -14,8 +14,10 @@ from rl2_course.agents import load_checkpoint
 from rl2_course.errors import UsageError
 from rl2_course.settings import BANDIT_SETTINGS, bandit_setting, pretrained_checkpoint
 from rl2_course.envs.trial import TrialInputLayout
-from rl2_course.train import (LOG_COLUMNS, TrainConfig, TrialBatch, compute_gae, fresh_state,
-                              ppo_update, read_log, train)
+from rl2_course.agents import RecurrentActorCritic
+from rl2_course.envs import make_mdp_trials
+from rl2_course.train import (LOG_COLUMNS, TrainConfig, TrialBatch, collect_trials, compute_gae,
+                              fresh_state, ppo_loss, ppo_update, read_log, train)
 
 
 def tiny(**overrides) -> TrainConfig:
@@ -325,3 +327,83 @@ def test_steps_after_a_trial_ended_neither_reach_the_network_nor_change_the_upda
     # what lies in a finished row's steps (the env leaves it alone) must not matter
     for k in updated[0]:
         assert torch.allclose(updated[0][k], updated[1][k], atol=1e-6), k
+
+
+# --------------------------------------------------------------------------------------------
+# The hooks a course exercise plugs into: the rollout and the loss
+# --------------------------------------------------------------------------------------------
+
+def test_ppo_loss_by_hand_and_where_it_stops_pulling():
+    # ratios 1.5, 0.5, 1.5, 0.5 against advantages +1, +1, -1, -1 with epsilon 0.2: the clipped
+    # term is the smaller one at steps 0 and 3, whose gradients must therefore vanish
+    new_logp = torch.log(torch.tensor([1.5, 0.5, 1.5, 0.5])).requires_grad_()
+    values = torch.tensor([0.0, 1.0, 2.0, 3.0], requires_grad=True)
+    terms = ppo_loss(new_logp=new_logp, old_logp=torch.zeros(4),
+                     advantages=torch.tensor([1.0, 1.0, -1.0, -1.0]), values=values,
+                     returns=torch.ones(4), entropy=torch.ones(4), mask=torch.ones(4),
+                     clip_coef=0.2, value_coef=0.5, entropy_coef=0.01)
+    expected = {"policy": -(1.2 + 0.5 - 1.5 - 0.8) / 4, "value": 0.5 * 6 / 4, "entropy": 1.0}
+    expected["total"] = expected["policy"] + 0.5 * expected["value"] - 0.01
+    for name, value in expected.items():
+        assert abs(float(getattr(terms, name).detach()) - value) < 1e-6, name
+    terms.total.backward()
+    assert torch.allclose(new_logp.grad, torch.tensor([0.0, -0.125, 0.375, 0.0]), atol=1e-6)
+    assert torch.allclose(values.grad, torch.tensor([-0.125, 0.0, 0.125, 0.25]), atol=1e-6)
+    # padding (mask 0) counts for nothing, whatever it holds
+    padded = ppo_loss(new_logp=torch.tensor([0.1, 9.0]), old_logp=torch.zeros(2),
+                      advantages=torch.tensor([1.0, -50.0]), values=torch.tensor([2.0, 99.0]),
+                      returns=torch.tensor([1.0, 0.0]), entropy=torch.tensor([0.5, 80.0]),
+                      mask=torch.tensor([1.0, 0.0]), clip_coef=0.2, value_coef=0.5, entropy_coef=0.01)
+    ratio = float(np.exp(0.1))                   # inside [0.8, 1.2]: not clipped
+    assert torch.allclose(torch.stack(tuple(padded)),
+                          torch.tensor([-ratio + 0.25 - 0.005, -ratio, 0.5, 0.5]), atol=1e-6)
+
+
+def test_the_trainer_calls_its_rollout_and_loss_hooks_and_defaults_to_the_package(tmp_path):
+    """A hook that only delegates must give the plain run's weights, bit for bit."""
+    config = tiny(updates=2)
+    calls = {"rollout": 0, "loss": 0}
+
+    def rollout(*args):
+        calls["rollout"] += 1
+        return collect_trials(*args)
+
+    def loss(**kwargs):
+        calls["loss"] += 1
+        return tuple(ppo_loss(**kwargs))         # a plain tuple is enough
+
+    plain = train(config, tmp_path / "plain", progress=False)
+    hooked = train(config, tmp_path / "hooked", progress=False, rollout=rollout, loss=loss)
+    assert calls == {"rollout": 2, "loss": 2 * config.ppo_epochs * config.minibatches}
+    assert_same_params(params(plain.model), params(hooked.model))
+    assert np.array_equal(read_log(plain.log_path)["value_loss"], read_log(hooked.log_path)["value_loss"])
+
+
+def _replay_gap(model, batch) -> float:
+    """How far what PPO recomputes (the network over each whole trial from h0 = 0) is from
+    the log-probabilities and values the rollout recorded."""
+    with torch.no_grad():
+        logits, values, _ = model.forward_sequence(batch.x, model.initial_hidden(batch.x.shape[1]))
+        logp = torch.log_softmax(logits, -1).gather(-1, batch.actions[..., None]).squeeze(-1)
+    return max(float((logp - batch.logprobs).abs().max()), float((values - batch.values).abs().max()))
+
+
+def test_the_rollout_keeps_the_memory_across_episodes_and_ppo_replays_what_it_played():
+    """The silent bug of chapter 02's exercise 2.5: a rollout that clears the memory at episode
+    starts (recurrent PPO for ordinary RL) runs and trains, but acts without memory."""
+    torch.manual_seed(0)
+    env = make_mdp_trials(episodes=3, num_tasks=8)
+    model = RecurrentActorCritic(env.layout.observation_size, env.num_actions, hidden_size=16)
+    batch = collect_trials(model, env, 4, torch.Generator().manual_seed(0))
+    assert _replay_gap(model, batch) < 1e-5
+
+    class ClearsAtEpisodeStarts:
+        """The network, with its memory zeroed wherever the input's done flag is set."""
+        device = model.device
+        initial_hidden = model.initial_hidden
+
+        def step(self, x, h, **kwargs):
+            return model.step(x, h * (1.0 - x[:, -1:]))
+
+    buggy = collect_trials(ClearsAtEpisodeStarts(), env, 4, torch.Generator().manual_seed(0))
+    assert _replay_gap(model, buggy) > 1e-3
