@@ -59,8 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
                          help=f"comma-separated: {fam.agents_help}")
         _result_options(sub, fam.default_trials, _PRETRAINED)
         for option in fam.evaluation_options:
-            sub.add_argument(f"--{option.name.replace('_', '-')}", type=option.type,
-                             choices=option.choices, default=option.default, help=option.help)
+            flags = (f"--{option.name.replace('_', '-')}", *option.aliases)
+            if option.type is bool:
+                sub.add_argument(*flags, dest=option.name, action="store_true", help=option.help)
+            else:
+                sub.add_argument(*flags, dest=option.name, type=option.type, choices=option.choices,
+                                 default=option.default, help=option.help)
         sub.set_defaults(run=_evaluate)
         sub = train_envs.add_parser(fam.name, help=fam.title)
         _task_arguments(sub, fam)
