@@ -99,10 +99,11 @@ def build_parser() -> argparse.ArgumentParser:
                            help="table1: bandits (Table 1); table2: tabular MDPs (Table 2); "
                                 "table3: ViZDoom mazes (Table 3)")
     reproduce.add_argument("--quick", action="store_true",
-                           help="fewer trials per row: a sanity check in under two minutes")
+                           help="fewer trials per row: a sanity check (about two minutes for "
+                                "table1 and table2, several for table3's two sizes and protocols)")
     reproduce.add_argument("--trials", type=int, default=None,
-                           help="trials per row (per maze size for table3; default 1000, as in "
-                                "the paper)")
+                           help="trials per row (per maze size and start protocol for table3; "
+                                "default 1000, as in the paper)")
     reproduce.add_argument("--seed", type=seed, default=0)
     reproduce.add_argument("--out", type=Path, default=Path("results"),
                            help="directory for TABLE.md and TABLE.json (default: results/)")
