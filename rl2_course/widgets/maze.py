@@ -135,7 +135,8 @@ class MazeTrialStepper(TrialStepperWidget):
 
     def __init__(self, policy: Policy, size: str = "small", *, seed: int = 0,
                  time_limit: int | None = None, walls: str | None = None,
-                 starts: str | None = None, compare: Sequence[str | Policy] = (), interval: int = 150, auto_draw: bool = True,
+                 starts: str | None = None, compare: Sequence[str | Policy] = (),
+                 interval: int = 150, auto_draw: bool = True,
                  gif_path: str | Path = "maze-trial.gif", **kwargs: Any) -> None:
         from rl2_course.evaluate_maze import check_maze_setting
 
