@@ -1,7 +1,8 @@
 """Does a maze agent's memory know where the target is? A linear probe on the GRU state.
 
     .venv/bin/python benchmarks/maze_memory_probe.py [--checkpoint assets/checkpoints/maze-small.pt]
-        [--walls uniform|districts] [--trials 64] [--seed 5] [--quantity target|place]
+        [--walls uniform|districts] [--starts same|random [--other-starts]] [--trials 64] [--seed 5]
+        [--quantity target|place]
 
 Plays ``--trials`` small-maze trials with the agent (actions sampled, seeded), records every
 hidden state h_t and where the target lies from the agent's eyes at that moment
@@ -14,7 +15,9 @@ readout of the same quantity; its R² is printed beside the probe's. ``--quantit
 instead where the agent itself stands on the maze's map (`MazeTasks.map_coordinates`, x and y):
 whether it can tell where a fresh start has put it (self-localisation), which an agent needs
 before a remembered target is any use; an agent trained with ``aux_task=map`` has a readout of
-that too. A quality diagnostic, not a speed figure.
+that too. ``--starts`` is the start protocol (default: the one the checkpoint learned; the
+figures in benchmarks/RESULTS.md are the shipped agent's, on random starts). A quality
+diagnostic, not a speed figure.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from rl2_course.envs import make_maze_trials
 from rl2_course.errors import UsageError
 from rl2_course.evaluate_maze import make_maze_agent
 from rl2_course.rollout import TrialStepper
-from rl2_course.envs.maze import AUX_TASKS, WALL_SCHEMES, maze_size
+from rl2_course.envs.maze import AUX_TASKS, START_PROTOCOLS, WALL_SCHEMES, maze_size, trained_starts
 
 #: what ``--quantity`` probes: its words, where the env computes it, and which of an auxiliary
 #: head's outputs predict it under each auxiliary task (`MazeTasks.auxiliary_targets`' order)
@@ -46,6 +49,10 @@ def main() -> None:
     parser.add_argument("--checkpoint", default="assets/checkpoints/maze-small.pt")
     parser.add_argument("--walls", choices=WALL_SCHEMES, default=None,
                         help="the maze's wall scheme (default: the small maze's own, that of its pretrained agent)")
+    parser.add_argument("--starts", choices=START_PROTOCOLS, default=None,
+                        help="where episode 2 starts (default: the protocol the checkpoint learned)")
+    parser.add_argument("--other-starts", action="store_true",
+                        help="play --starts although the checkpoint learned the other protocol")
     parser.add_argument("--trials", type=int, default=64)
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--quantity", choices=QUANTITIES, default="target")
@@ -53,15 +60,17 @@ def main() -> None:
     args.walls = args.walls or maze_size("small").walls
     if args.trials < 4:
         parser.error("--trials must be at least 4 (half of them fit the probe, half score it)")
-    try:        # a missing, corrupt or other-walls checkpoint is refused in one line
-        agent = make_maze_agent("rl2", "small", checkpoint=args.checkpoint, walls=args.walls)
+    try:        # a missing, corrupt, other-walls (or other-starts, if named) checkpoint: one line
+        agent = make_maze_agent("rl2", "small", checkpoint=args.checkpoint, walls=args.walls,
+                                starts=args.starts, other_starts=args.other_starts or args.starts is None)
     except UsageError as error:
         parser.error(str(error))
+    starts = args.starts or trained_starts(agent.trained_on)
     model = agent.model
     words, quantity, head_columns = QUANTITIES[args.quantity]
     # an auxiliary head is known by its size (the tasks ask for different counts of numbers)
     aux_task = {size: task for task, size in AUX_TASKS.items()}.get(model.aux_size)
-    env = make_maze_trials("small", args.trials, walls=args.walls)
+    env = make_maze_trials("small", args.trials, walls=args.walls, starts=starts)
     hidden, offsets, episode, step_in_episode, trial = [], [], [], [], []
     try:        # the loop evaluation and the widgets use; h_t is in the agent's state after a step
         stepper = TrialStepper(env, agent, seed=args.seed)

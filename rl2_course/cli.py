@@ -59,8 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
                          help=f"comma-separated: {fam.agents_help}")
         _result_options(sub, fam.default_trials, _PRETRAINED)
         for option in fam.evaluation_options:
-            sub.add_argument(f"--{option.name.replace('_', '-')}", type=option.type,
-                             choices=option.choices, default=option.default, help=option.help)
+            flags = (f"--{option.name.replace('_', '-')}", *option.aliases)
+            if option.type is bool:
+                sub.add_argument(*flags, dest=option.name, action="store_true", help=option.help)
+            else:
+                sub.add_argument(*flags, dest=option.name, type=option.type, choices=option.choices,
+                                 default=option.default, help=option.help)
         sub.set_defaults(run=_evaluate)
         sub = train_envs.add_parser(fam.name, help=fam.title)
         _task_arguments(sub, fam)
@@ -95,10 +99,11 @@ def build_parser() -> argparse.ArgumentParser:
                            help="table1: bandits (Table 1); table2: tabular MDPs (Table 2); "
                                 "table3: ViZDoom mazes (Table 3)")
     reproduce.add_argument("--quick", action="store_true",
-                           help="fewer trials per row: a sanity check in under two minutes")
+                           help="fewer trials per row: a sanity check (about two minutes for "
+                                "table1 and table2, several for table3's two sizes and protocols)")
     reproduce.add_argument("--trials", type=int, default=None,
-                           help="trials per row (per maze size for table3; default 1000, as in "
-                                "the paper)")
+                           help="trials per row (per maze size and start protocol for table3; "
+                                "default 1000, as in the paper)")
     reproduce.add_argument("--seed", type=seed, default=0)
     reproduce.add_argument("--out", type=Path, default=Path("results"),
                            help="directory for TABLE.md and TABLE.json (default: results/)")

@@ -147,12 +147,13 @@ def _load_rl2(arms: int, episodes: int, checkpoint: Path | None, **options: Any)
                           f"train bandit --arms {arms} --episodes {episodes}", **options)
 
 
-def load_rl2_agent(checkpoint: str | Path | None, pretrained: Path, env_spec: dict,
+def load_rl2_agent(checkpoint: str | Path | None, pretrained: Path, env_spec: dict | list[dict],
                    setting: str, train_command: str, *, memory: str = "gru",
                    **agent_options: Any) -> Policy:
     """An `RL2Agent` from ``checkpoint`` (a file or a training run's --out directory), else from
     the ``pretrained`` file of the GRU agent, or of ``memory``'s agent (`with_memory`); one-line
-    errors for a missing file or one trained on another ``env_spec``. ``setting`` and
+    errors for a missing file or one trained on another ``env_spec`` (or on none of a list
+    of them). ``setting`` and
     ``train_command`` word the message when nothing is pretrained; ``agent_options`` go to
     `RL2Agent` (e.g. ``name``, ``forget_between_episodes``)."""
     from rl2_course.agents import RL2Agent

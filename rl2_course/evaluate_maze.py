@@ -2,8 +2,11 @@
 
     python -m rl2_course evaluate maze --size small --agents rl2,random --trials 100 --seed 11 --json
 
-A trial is 2 episodes in one random maze with one target (`rl2_course.envs.maze`). Table 3
-reports, per episode of the trial:
+A trial is 2 episodes in one random maze with one target (`rl2_course.envs.maze`), both
+starting at the trial's one start (``--starts same``, the paper's protocol and the default) or
+each at a fresh one (``--starts random``, the protocol the shipped agents were trained on; an
+RL² agent is refused under the protocol it did not learn unless ``--other-starts`` asks for
+it, and the table then says so). Table 3 reports, per episode of the trial:
 
 * the **average length of the successful episodes** (decisions until the target), ± standard
   error — failed episodes are left out of this mean, as in the paper, and counted in
@@ -12,7 +15,9 @@ reports, per episode of the trial:
   failed episode counts with its full length, the time limit). This is the issue's wording;
   the paper's table caption can also be read as "no longer than", which counts ties too.
 
-An agent that remembers the maze from episode 1 needs fewer steps in episode 2. As for the
+An agent that remembers the maze from episode 1 needs fewer steps in episode 2.
+``--episodes-per-trial K`` plays K episodes (the agents were trained on 2) and reports the
+length and success of each; "improved" still compares episodes 1 and 2. As for the
 other task families, chunk c of the trials uses environment seed (S, c) for every agent (the
 same mazes, targets and starts; see `rl2_course.evaluate`). The Doom processes of the
 evaluation are closed when it ends, also when it is interrupted.
@@ -20,7 +25,7 @@ evaluation are closed when it ends, also when it is interrupted.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -33,7 +38,7 @@ from rl2_course.limits import BYTES_PER_NETWORK_TASK, check_memory, check_seed, 
 from rl2_course.policy import Policy, UniformRandomPolicy
 from rl2_course.rollout import TrialRecord
 from rl2_course.envs.maze import (MAZE_EPISODES, MAZE_SIZES, START_PROTOCOLS, WALL_SCHEMES, MazeSize,
-                                  maze_size, task_spec)
+                                  maze_size, task_spec, trained_starts)
 from rl2_course.threads import fixed_torch_threads
 
 #: trials stepped together: one Doom process each (about 8 reach the machine's full speed)
@@ -76,24 +81,61 @@ def check_maze_evaluation_fits(size: str, trials: int, agents: Sequence[str | Po
 
 
 def make_maze_agent(name: str, size: str, *, checkpoint: str | Path | None = None,
-                    walls: str | None = None, starts: str | None = None) -> Policy:
-    """``random``, ``rl2`` (from ``checkpoint``, else ``assets/checkpoints/maze-SIZE.pt``) or
-    ``rl2-forgetful`` (the same, wiping its memory before every later episode: an ablation
-    that rolls ``rl2``'s dice, so its episode 1 is ``rl2``'s move for move), for mazes with
-    wall scheme ``walls`` and start protocol ``starts`` (None: the size's own); an RL²
-    checkpoint trained under another scheme or protocol is refused in words."""
+                    walls: str | None = None, starts: str | None = None,
+                    other_starts: bool = False) -> Policy:
+    """``random``, ``rl2`` or ``rl2-forgetful`` (the same network, wiping its memory before
+    every later episode: an ablation that rolls ``rl2``'s dice, so its episode 1 is ``rl2``'s
+    move for move), for mazes with wall scheme ``walls`` and start protocol ``starts`` (None:
+    the size's own, the paper's "same").
+
+    The network comes from ``checkpoint``, else from the pretrained agent trained on ``starts``
+    (`settings.pretrained_maze_checkpoint`). A checkpoint trained on another wall scheme is
+    refused in words; so is one trained on another start protocol (one that records none was
+    trained on "random", `envs.maze.trained_starts`), unless ``other_starts`` asks to play it
+    on ``starts`` anyway: then, with no ``checkpoint`` and no pretrained agent for ``starts``,
+    the pretrained agent of the other protocol is loaded, and ``agent.trained_on`` says which
+    protocol it learned, for the evaluation to label its numbers."""
     from rl2_course.settings import pretrained_maze_checkpoint
 
     if name == "random":
         return UniformRandomPolicy(3)
-    if name in ("rl2", "rl2-forgetful"):
-        walls = maze_size(size).walls if walls is None else walls
-        starts = maze_size(size).starts if starts is None else starts
-        return load_rl2_agent(checkpoint, pretrained_maze_checkpoint(size),
-                              task_spec(size, MAZE_EPISODES, walls, starts), f"maze {size}",
-                              f"train maze --size {size}", name=name, dice="rl2",
-                              forget_between_episodes=name == "rl2-forgetful")
-    raise UsageError(f"unknown agent {name!r}; known maze agents: {', '.join(MAZE_AGENTS)}")
+    if name not in ("rl2", "rl2-forgetful"):
+        raise UsageError(f"unknown agent {name!r}; known maze agents: {', '.join(MAZE_AGENTS)}")
+    walls = maze_size(size).walls if walls is None else walls
+    starts = maze_size(size).starts if starts is None else starts
+    others = [p for p in START_PROTOCOLS if p != starts]
+
+    def advice(learned: str) -> str:
+        return (f"was trained with {learned} starts, not {starts}: evaluate it with --starts "
+                f"{learned}, or add --other-starts to play it on {starts} starts anyway")
+
+    if checkpoint is None and not pretrained_maze_checkpoint(size, starts).exists():
+        # e.g. the default "same" while only the agents trained on "random" are shipped
+        shipped = next((p for p in others if pretrained_maze_checkpoint(size, p).exists()), None)
+        if shipped is not None and not other_starts:
+            raise UsageError(f"no pretrained rl2 agent for maze {size} with {starts} starts yet; "
+                             f"the shipped {pretrained_maze_checkpoint(size, shipped).name} "
+                             + advice(shipped))
+        if shipped is not None:
+            checkpoint = pretrained_maze_checkpoint(size, shipped)
+    train = f"train maze --size {size}" + ("" if starts == maze_size(size).starts
+                                           else f" --set starts={starts}")
+    # every protocol passes the loader's check (walls and size must match), so that a protocol
+    # mismatch gets the message below, which says what to do
+    agent = load_rl2_agent(checkpoint, pretrained_maze_checkpoint(size, starts),
+                           [task_spec(size, MAZE_EPISODES, walls, p) for p in (starts, *others)],
+                           f"maze {size} with {starts} starts", train, name=name, dice="rl2",
+                           forget_between_episodes=name == "rl2-forgetful")
+    learned = trained_starts(agent.trained_on)
+    if learned != starts and not other_starts:
+        raise UsageError(f"{agent.source} " + advice(learned))
+    return agent
+
+
+def agents_trained_starts(policies: Sequence[Policy]) -> dict[str, str]:
+    """The start protocol each RL² maze agent among ``policies`` was trained on, by name."""
+    return {p.name: trained_starts(p.trained_on) for p in policies
+            if (getattr(p, "trained_on", None) or {}).get("env") == "maze"}
 
 
 # --------------------------------------------------------------------------------------------
@@ -166,13 +208,32 @@ class MazeEvaluation:
     seed: int
     results: dict[str, MazeMetrics]
     walls: str = "uniform"
-    starts: str = "random"
+    starts: str = "same"
     episodes: int = MAZE_EPISODES
+    #: RL² agent -> the start protocol it was trained on (`agents_trained_starts`)
+    trained_starts: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return {"env": "maze", "size": self.size, "walls": self.walls, "starts": self.starts,
                 "episodes": self.episodes, "trials": self.trials, "seed": self.seed,
+                "trained_starts": dict(self.trained_starts),
                 "results": {name: m.to_json() for name, m in self.results.items()}}
+
+    def notes(self) -> list[str]:
+        """What a reader of the table must know that its columns do not say: agents playing a
+        start protocol they were not trained on, episodes beyond the two they were trained on."""
+        notes = []
+        other = sorted(n for n, p in self.trained_starts.items() if p != self.starts)
+        if other:
+            learned = ", ".join(sorted({self.trained_starts[n] for n in other}))
+            notes.append(f"note: {', '.join(other)} learned {learned} starts and play "
+                         f"{self.starts} starts here")
+        if self.episodes > MAZE_EPISODES:
+            later = (f"episode {self.episodes} goes" if self.episodes == MAZE_EPISODES + 1
+                     else f"episodes {MAZE_EPISODES + 1}-{self.episodes} go")
+            notes.append(f"note: {later} beyond the {MAZE_EPISODES} per trial the RL² agents "
+                         f"were trained on; improved compares episodes 1 and 2")
+        return notes
 
     def table(self) -> str:
         """Plain-text Table 3: one row per agent, a length and a success column per episode."""
@@ -184,19 +245,21 @@ class MazeEvaluation:
             lengths = [f"{v:.1f} ± {e:.1f}" for v, e in zip(m.mean_length, m.length_stderr)]
             lines.append("".join([f"{name:<{width}}", *(f"{v:>17}" for v in lengths),
                                   *(f"{v:>11.1%}" for v in m.success_rate), f"{m.improved:>10.1%}"]))
-        return "\n".join(lines)
+        return "\n".join(lines + self.notes())
 
 
 def evaluate_maze(size: str, agents: Sequence[str | Policy], trials: int, seed: int, *,
                   checkpoint: str | Path | None = None, progress: bool | None = None,
                   chunk_trials: int = CHUNK_TRIALS, walls: str | None = None,
-                  starts: str | None = None, episodes_per_trial: int = MAZE_EPISODES
-                  ) -> MazeEvaluation:
+                  starts: str | None = None, episodes_per_trial: int = MAZE_EPISODES,
+                  other_starts: bool = False) -> MazeEvaluation:
     """Run every agent on the same ``trials`` random mazes of ``size``; Table 3's metrics.
 
     ``walls`` is the wall scheme and ``starts`` the start protocol (None: the size's own,
     `envs.maze.MAZE_SIZES`); the mazes, targets and first starts of a seed are the same under
-    every scheme and protocol. ``episodes_per_trial`` > 2 plays trials longer than the agents
+    every scheme and protocol. An RL² agent trained on another protocol is refused unless
+    ``other_starts`` (`make_maze_agent`); ``trained_starts`` of the result says which protocol
+    each RL² agent learned. ``episodes_per_trial`` > 2 plays trials longer than the agents
     were trained on: does their advantage last?
     ``agents`` holds CLI names or ready `Policy` objects. One batch of ``chunk_trials`` Doom
     processes is started (and one more for a smaller last chunk) and reused for every chunk
@@ -210,7 +273,8 @@ def evaluate_maze(size: str, agents: Sequence[str | Policy], trials: int, seed: 
     starts = setting.starts if starts is None else starts
     policies = resolve_agents(
         agents, lambda name: make_maze_agent(name, size, checkpoint=checkpoint, walls=walls,
-                                             starts=starts), checkpoint)
+                                             starts=starts, other_starts=other_starts),
+        checkpoint)
     envs: dict[int, TrialEnv] = {}
 
     def make_env(batch: int) -> TrialEnv:
@@ -233,9 +297,10 @@ def evaluate_maze(size: str, agents: Sequence[str | Policy], trials: int, seed: 
     return MazeEvaluation(size, trials, seed,
                           {name: MazeMetrics.from_records(r.records, episodes_per_trial)
                            for name, r in evaluation.results.items()}, walls, starts,
-                          episodes_per_trial)
+                          episodes_per_trial, agents_trained_starts(policies))
 
 
-__all__ = ["CHUNK_TRIALS", "MAZE_AGENTS", "MazeEvaluation", "MazeMetrics", "check_maze_evaluation_fits",
+__all__ = ["CHUNK_TRIALS", "MAZE_AGENTS", "MazeEvaluation", "MazeMetrics", "agents_trained_starts",
+           "check_maze_evaluation_fits",
            "check_maze_setting",
            "episode_outcomes", "evaluate_maze", "make_maze_agent"]

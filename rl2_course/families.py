@@ -45,6 +45,8 @@ class Argument:
     help: str
     choices: tuple[str, ...] | None = None
     default: Any = None             # for an evaluation option (the task's arguments are required)
+    aliases: tuple[str, ...] = ()   # other spellings of the flag, e.g. "--start" for "--starts"
+    # type bool: a flag without a value (off unless given)
 
 
 @dataclass(frozen=True)
@@ -219,7 +221,7 @@ MAZE = TaskFamily(
     make_encoder=lambda t: ConvEncoder(),
     # time_limit: decisions per episode (None: the size's own; shorter limits make a
     # curriculum); walls: "uniform" or "districts"; starts: "same" or "random" (None: the
-    # size's own, `envs.maze.MAZE_SIZES`)
+    # size's own, the paper's "same", `envs.maze.MAZE_SIZES`)
     options={"time_limit": (None, "int | None"), "walls": (None, "str | None"),
              "starts": (None, "str | None")},
     evaluation_options=(
@@ -227,8 +229,11 @@ MAZE = TaskFamily(
                  "(default: the size's own; an RL² checkpoint must match it)",
                  choices=maze_env.WALL_SCHEMES),
         Argument("starts", str, "same: every episode of a trial starts where the first did (the "
-                 "paper's protocol); random: a fresh start per episode (default: the size's "
-                 "own; an RL² checkpoint must match it)", choices=maze_env.START_PROTOCOLS),
+                 "paper's protocol, the default); random: a fresh start per episode (the "
+                 "protocol the shipped agents learned); an RL² checkpoint must match it",
+                 choices=maze_env.START_PROTOCOLS, aliases=("--start",)),
+        Argument("other_starts", bool, "play an RL² agent on --starts although it was trained "
+                 "on the other protocol (the table names the protocol it learned)"),
         Argument("episodes_per_trial", int, "episodes per trial (default 2, as trained; more "
                  "shows whether the advantage lasts)", default=maze_env.MAZE_EPISODES)))
 

@@ -11,7 +11,11 @@ marked in bold, as the paper marks them (the paper used a t-test on independent 
 
 Table 3 (the ViZDoom mazes) has no such ranking: it reports, per maze size, how long the
 successful episodes 1 and 2 are, how often each succeeds and how often episode 2 is shorter,
-for the random agent and RL², beside the paper's RL² in columns of their own.
+for the random agent, RL² and RL² with its memory wiped when episode 2 begins, under both
+start protocols (`envs.maze.START_PROTOCOLS`): the paper's "same" first, with the paper's RL²
+in a row of its own, then "random". Each RL² row says which protocol its agent was trained
+on: the shipped ``maze-SIZE.pt`` learned "random"; an agent trained on "same" is read from
+``maze-SIZE-same.pt`` when that file exists.
 """
 
 from __future__ import annotations
@@ -57,12 +61,22 @@ TABLE2_TITLES = {"random": "Random", "psrl": "PSRL", "opsrl": "OPSRL", "ucrl2": 
 #: trials per row of Table 2 with --quick (n=100 costs ~10× n=10 per trial)
 QUICK_TRIALS_MDP = {10: 500, 25: 200, 50: 100, 75: 60, 100: 50}
 
-#: Table 3's maze sizes, in the paper's column order, and the agents we run in each
+#: Table 3's maze sizes, in the paper's column order
 TABLE3_SETTINGS: tuple[str, ...] = tuple(paper.TABLE3)
-TABLE3_AGENTS = ("random", "rl2")
-TABLE3_TITLES = {"random": "Random", "rl2": "RL²"}
-#: trials per maze size with --quick: a random agent's trial is up to 1,000 (small) or 3,000
-#: (large) decisions, about 2,500 a second with rendering, so both sizes take a few minutes
+#: the start protocols Table 3 is played under, the paper's ("same") first: its main rows
+TABLE3_STARTS: tuple[str, ...] = ("same", "random")
+#: the agents of one RL² network: intact, and with its memory wiped when episode 2 begins
+TABLE3_RL2_AGENTS = ("rl2", "rl2-forgetful")
+TABLE3_AGENTS = ("random", *TABLE3_RL2_AGENTS)
+TABLE3_TITLES = {"random": "Random", "rl2": "RL²", "rl2-forgetful": "RL², memory wiped at episode 2"}
+TABLE3_STARTS_TITLES = {
+    "same": "Same starts (the paper's protocol): both episodes of a trial begin at one random "
+            "cell and heading",
+    "random": "Random starts (the course's first protocol): every episode begins at a fresh "
+              "random cell and heading"}
+#: trials per maze size and protocol with --quick: a random agent's trial is up to 1,000
+#: (small) or 3,000 (large) decisions, about 2,500 a second with rendering, so both sizes
+#: under both protocols take several minutes
 QUICK_TRIALS_MAZE = {"small": 64, "large": 32}
 
 
@@ -119,7 +133,7 @@ def _check_rows_fit(table: str, trials: int | None, quick: bool, settings=None) 
     else:
         for size in TABLE3_SETTINGS if settings is None else settings:
             check_maze_evaluation_fits(size, trials or (QUICK_TRIALS_MAZE[size] if quick else 1000),
-                                       TABLE3_AGENTS)
+                                       TABLE3_AGENTS)      # one evaluation holds at most these
 
 
 def reproduce_table1(trials: int | None = None, seed: int = 0, quick: bool = False,
@@ -212,32 +226,77 @@ def table1_json(rows: list[TableRow], seed: int) -> dict:
 
 
 @dataclass
+class MazeTableEntry:
+    """One agent of Table 3 under one protocol: ``learned`` is the start protocol an RL² agent
+    was trained on (None for the random agent); ``metrics`` None: no such agent (yet)."""
+
+    agent: str
+    learned: str | None
+    metrics: MazeMetrics | None
+
+
+@dataclass
 class MazeTableRow:
-    """One maze size of Table 3: our evaluation, and why an agent has no number."""
+    """One maze size under one start protocol: its agents, and why an RL² agent trained on a
+    protocol has no numbers (learned protocol -> reason)."""
 
     size: str
-    evaluation: MazeEvaluation
-    missing: dict[str, str] = field(default_factory=dict)   # agent -> why it has no number
+    starts: str
+    trials: int
+    entries: list[MazeTableEntry]
+    missing: dict[str, str] = field(default_factory=dict)
+
+
+def table3_rl2_agents(size: str, starts: str, learned: str) -> list:
+    """``rl2`` and ``rl2-forgetful`` from the pretrained agent of ``size`` trained on ``learned``
+    starts, to play ``starts``; a one-line `UsageError` when there is none."""
+    from rl2_course.evaluate_maze import agents_trained_starts
+    from rl2_course.settings import pretrained_maze_checkpoint
+
+    path = pretrained_maze_checkpoint(size, learned)
+    if not path.exists():
+        raise UsageError(f"no {path.name} yet: no agent trained with {learned} starts")
+    agents = [make_maze_agent(name, size, checkpoint=path, starts=starts, other_starts=True)
+              for name in TABLE3_RL2_AGENTS]
+    if agents_trained_starts(agents)["rl2"] != learned:
+        raise UsageError(f"{path.name} was not trained with {learned} starts")
+    return agents
 
 
 def reproduce_table3(trials: int | None = None, seed: int = 0, quick: bool = False,
-                     settings=TABLE3_SETTINGS, progress: bool | None = None) -> list[MazeTableRow]:
-    """Table 3's metrics of the random agent and (where a pretrained checkpoint exists) RL² in
-    each maze size, every agent on the same mazes, targets and starts."""
+                     settings=TABLE3_SETTINGS, progress: bool | None = None,
+                     starts: tuple[str, ...] = TABLE3_STARTS) -> list[MazeTableRow]:
+    """Table 3's metrics in each maze size under each start protocol in ``starts``: the random
+    agent, and per protocol an RL² agent was trained on (where its pretrained file exists)
+    that agent intact and with its memory wiped. Every agent of a size meets the same mazes,
+    targets and first starts; each agent group is one `evaluate_maze`, so each row is what
+    ``evaluate maze --starts S --other-starts`` prints for its agents."""
     _check_trials(trials)
     _check_rows_fit("table3", trials, quick, settings)
     rows = []
     for size in settings:
         count = trials or (QUICK_TRIALS_MAZE[size] if quick else 1000)
-        agents, missing = available_agents(TABLE3_AGENTS, lambda name: make_maze_agent(name, size))
-        rows.append(MazeTableRow(size, evaluate_maze(size, agents, count, seed, progress=progress),
-                                 missing))
+        for protocol in starts:
+            baseline = evaluate_maze(size, ["random"], count, seed, starts=protocol, progress=progress)
+            entries = [MazeTableEntry("random", None, baseline.results["random"])]
+            missing = {}
+            for learned in TABLE3_STARTS:
+                try:
+                    agents = table3_rl2_agents(size, protocol, learned)
+                except UsageError as err:
+                    missing[learned] = str(err)
+                    entries.append(MazeTableEntry("rl2", learned, None))
+                    continue
+                results = evaluate_maze(size, agents, count, seed, starts=protocol,
+                                        other_starts=True, progress=progress).results
+                entries += [MazeTableEntry(a.name, learned, results[a.name]) for a in agents]
+            rows.append(MazeTableRow(size, protocol, count, entries, missing))
     return rows
 
 
-#: Table 3's rows, as the paper labels them: (metric, episode)
-TABLE3_ROWS = (("length of successful episodes", "1"), ("", "2"), ("success rate", "1"), ("", "2"),
-               ("improved: episode 2 shorter", ""))
+#: Table 3's metrics, as columns
+TABLE3_COLUMNS = ("length, episode 1", "length, episode 2", "success, episode 1",
+                  "success, episode 2", "improved: episode 2 shorter")
 
 
 def _percent(share: float) -> str:
@@ -250,55 +309,69 @@ def _length_text(mean: float, stderr: float) -> str:
     return f"{mean:.1f}" if np.isnan(stderr) else f"{mean:.1f} ± {stderr:.1f}"
 
 
-def _our_column(metrics: MazeMetrics) -> list[str]:
-    """One agent's Table 3 column, in the order of `TABLE3_ROWS`."""
+def _our_cells(metrics: MazeMetrics) -> list[str]:
+    """One agent's Table 3 numbers, in the order of `TABLE3_COLUMNS`."""
     return ([_length_text(m, e) for m, e in zip(metrics.mean_length, metrics.length_stderr)]
             + [_percent(v) for v in metrics.success_rate] + [_percent(metrics.improved)])
 
 
-def _paper_column(published: dict) -> list[str]:
-    """The paper's RL² column of Table 3, in the order of `TABLE3_ROWS`."""
+def _paper_cells(published: dict) -> list[str]:
+    """The paper's RL² numbers of Table 3, in the order of `TABLE3_COLUMNS`."""
     return ([f"{m:.1f} ± {e:.1f}" for m, e in zip(published["length"], published["length_error"])]
             + [_percent(v) for v in published["success"]] + [_percent(published["improved"])])
 
 
 def table3_markdown(rows: list[MazeTableRow]) -> str:
-    """The paper's Table 3 layout (metric × episode rows, a group of columns per maze size):
-    our Random and RL², then the paper's RL² in a column labelled as the paper's."""
-    titles, columns = [], []
-    for row in rows:
-        for agent in TABLE3_AGENTS:
-            titles.append(f"{row.size}: {TABLE3_TITLES[agent]}")
-            result = row.evaluation.results.get(agent)
-            columns.append(["—"] * len(TABLE3_ROWS) if result is None else _our_column(result))
-        titles.append(f"{row.size}: RL², paper")
-        columns.append(_paper_column(paper.TABLE3[row.size]))
-    lines = ["| metric | episode | " + " | ".join(titles) + " |",
-             "|---|---:|" + "---:|" * len(columns)]
-    for i, (metric, episode) in enumerate(TABLE3_ROWS):
-        lines.append(f"| {metric} | {episode} | " + " | ".join(c[i] for c in columns) + " |")
-    trials = ", ".join(f"{row.size} {row.evaluation.trials}" for row in rows)
+    """Table 3 as one table per start protocol (the paper's "same" first), one line per agent
+    and maze size with the paper's metrics as columns; under "same" the paper's RL² follows
+    each size, in a line labelled as the paper's."""
+    blocks = []
+    for protocol in dict.fromkeys(row.starts for row in rows):
+        lines = [f"**{TABLE3_STARTS_TITLES[protocol]}**", "",
+                 "| maze | agent | trained on | trials | " + " | ".join(TABLE3_COLUMNS) + " |",
+                 "|---|---|---|---:|" + "---:|" * len(TABLE3_COLUMNS)]
+        for row in (r for r in rows if r.starts == protocol):
+            for e in row.entries:
+                learned = "—" if e.learned is None else f"{e.learned} starts"
+                cells = ["—"] * len(TABLE3_COLUMNS) if e.metrics is None else _our_cells(e.metrics)
+                trials = "—" if e.metrics is None else str(row.trials)
+                lines.append(f"| {row.size} | {TABLE3_TITLES[e.agent]} | {learned} | {trials} | "
+                             + " | ".join(cells) + " |")
+            if protocol == "same":
+                lines.append(f"| {row.size} | RL², paper | same starts | — | "
+                             + " | ".join(_paper_cells(paper.TABLE3[row.size])) + " |")
+        blocks.append("\n".join(lines))
     limits = ", ".join(f"{s.size} {s.time_limit}" for s in MAZE_SETTINGS.values())
-    lines.append("")
-    lines.append(f"Trials (mazes) per size: {trials}; every agent of a size meets the same mazes, "
-                 f"targets and starts. Length: mean decisions of the episodes that reached the "
-                 f"target ± standard error (failed episodes are left out, as in the paper); "
-                 f"success: share of episodes that reached the target within our time limit "
-                 f"({limits} decisions); improved: share of trials whose second "
-                 f"episode is shorter than the first (a failed episode counts as the full "
-                 f"limit). \"RL², paper\": the paper's numbers ({paper.CITATION}, Table 3), not "
-                 f"ours." + (" —: no number (no pretrained RL² checkpoint "
-                             "assets/checkpoints/maze-SIZE.pt yet)." if any(r.missing for r in rows)
-                             else ""))
-    return "\n".join(lines)
+    reasons = _missing_reasons(rows)
+    blocks.append(
+        f"Every agent of a maze size meets the same mazes, targets and first starts. \"trained "
+        f"on\": the start protocol the RL² agent learned; it plays the other one only here and "
+        f"with `evaluate maze --other-starts`. \"Memory wiped at episode 2\" is the same agent "
+        f"with its memory erased when episode 2 begins (`rl2-forgetful`): what its memory is "
+        f"worth. Length: mean decisions of the episodes that reached the target ± standard "
+        f"error (failed episodes are left out, as in the paper); success: share of episodes "
+        f"that reached the target within our time limit ({limits} decisions); improved: share "
+        f"of trials whose second episode is shorter than the first (a failed episode counts as "
+        f"the full limit). \"RL², paper\": the paper's numbers ({paper.CITATION}, Table 3), "
+        f"not ours." + (f" —: no number ({'; '.join(reasons)})." if reasons else ""))
+    return "\n\n".join(blocks)
+
+
+def _missing_reasons(rows: list[MazeTableRow]) -> list[str]:
+    """Why RL² rows have no numbers, each reason once, e.g. "no agent trained with same starts
+    yet (maze-small-same.pt)"."""
+    return list(dict.fromkeys(why for row in rows for why in row.missing.values()))
 
 
 def table3_json(rows: list[MazeTableRow], seed: int) -> dict:
     return {"table": "table3", "seed": seed, "rows": [json_safe(
-        {"size": r.size, "cells": MAZE_SETTINGS[r.size].cells,
-         "time_limit": MAZE_SETTINGS[r.size].time_limit, "trials": r.evaluation.trials,
-         "results": r.evaluation.to_json()["results"],
-         "paper": {"rl2": paper.TABLE3.get(r.size, {})}, "missing": r.missing}) for r in rows]}
+        {"size": r.size, "starts": r.starts, "cells": MAZE_SETTINGS[r.size].cells,
+         "time_limit": MAZE_SETTINGS[r.size].time_limit, "trials": r.trials,
+         "results": [{"agent": e.agent, "trained_starts": e.learned,
+                      "metrics": None if e.metrics is None else e.metrics.to_json()}
+                     for e in r.entries],
+         "paper": {"rl2": paper.TABLE3.get(r.size, {})} if r.starts == "same" else {},
+         "missing": r.missing}) for r in rows]}
 
 
 def write_outputs(out_dir: Path, name: str, markdown: str, data: dict) -> list[Path]:

@@ -194,8 +194,12 @@ def maze_training_setting(size: str) -> TrainingSetting:
                 updates=2000, bptt=50, reward_scale=1.0)
 
 
-def pretrained_maze_checkpoint(size: str) -> Path:
-    return assets_dir() / "checkpoints" / f"maze-{size}.pt"
+def pretrained_maze_checkpoint(size: str, starts: str = "random") -> Path:
+    """The pretrained maze agent of ``size`` trained under start protocol ``starts``: the
+    shipped ``maze-SIZE.pt`` learned "random" starts; one trained on the paper's "same" starts
+    goes beside it as ``maze-SIZE-same.pt``."""
+    suffix = "" if starts == "random" else f"-{starts}"
+    return assets_dir() / "checkpoints" / f"maze-{size}{suffix}.pt"
 
 
 __all__ = ["ASSETS_ENV_VAR", "BANDIT_SETTINGS", "TrainingSetting", "MDP_ACTIONS", "MDP_HORIZON",

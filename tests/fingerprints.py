@@ -42,15 +42,17 @@ TRAINING_RUNS: dict[str, list[str]] = {
                      # the MDP recipe as it was recorded (settings.MDP_RECIPE came later)
                      "--set", "minibatch_size=none", "--set", "target_kl=none",
                      "--set", "update_gate_bias=0", "--set", "entropy_hold=0"],
+    # the maze runs and evaluations were recorded with a fresh start per episode, before the
+    # paper's "same" starts became the default: they keep that protocol by name
     "maze-small": ["train", "maze", "--size", "small", "--seed", "5", "--updates", "2",
                    "--set", "trials_per_update=2", "--set", "time_limit=25",
-                   "--set", "hidden_size=16", "--set", "minibatches=2"],
+                   "--set", "hidden_size=16", "--set", "minibatches=2", "--set", "starts=random"],
     "maze-small-signals": ["train", "maze", "--size", "small", "--seed", "6", "--updates", "2",
                            "--set", "trials_per_update=2", "--set", "time_limit=25",
                            "--set", "hidden_size=16", "--set", "aux_coef=0.5",
                            "--set", "aux_task=map", "--set", "shaping_coef=0.1",
                            "--set", "teacher_coef=0.2", "--set", "teacher_coef_final=0.05",
-                           "--set", "schedule_updates=2"],
+                           "--set", "schedule_updates=2", "--set", "starts=random"],
 }
 
 #: name -> `python -m rl2_course evaluate ... --json` arguments
@@ -62,7 +64,7 @@ EVALUATIONS: dict[str, list[str]] = {
     "mdp-n10": ["evaluate", "mdp", "--episodes", "10", "--agents", "rl2,greedy,random",
                 "--trials", "100", "--seed", "9"],
     "maze-small": ["evaluate", "maze", "--size", "small", "--agents", "rl2,rl2-forgetful,random",
-                   "--trials", "3", "--seed", "10"],
+                   "--trials", "3", "--seed", "10", "--starts", "random"],
 }
 # ... and every shipped checkpoint, on a few tasks: it still loads and plays the same actions
 for _k in (5, 10, 50):
@@ -75,10 +77,10 @@ for _n in (10, 25, 50, 75, 100):
                                          "rl2", "--trials", "20", "--seed", "12"]
 EVALUATIONS["shipped-maze-small-uniform"] = [
     "evaluate", "maze", "--size", "small", "--walls", "uniform", "--agents", "rl2", "--trials", "2",
-    "--seed", "13", "--checkpoint",
+    "--seed", "13", "--starts", "random", "--checkpoint",
     str(Path(__file__).resolve().parents[1] / "assets" / "checkpoints" / "maze-small-uniform.pt")]
 EVALUATIONS["shipped-maze-large"] = ["evaluate", "maze", "--size", "large", "--agents", "rl2",
-                                     "--trials", "1", "--seed", "14"]
+                                     "--trials", "1", "--seed", "14", "--starts", "random"]
 
 
 def weights_hash(checkpoint: Path) -> str:

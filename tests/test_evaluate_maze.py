@@ -63,6 +63,7 @@ def test_evaluate_maze_json_shape_from_the_command_line(capsys):
     assert {k: out[k] for k in ("env", "size", "trials", "seed")} == {
         "env": "maze", "size": "small", "trials": 3, "seed": 11}
     assert out["walls"] == maze_setting("small").walls      # the small maze's own wall scheme
+    assert out["starts"] == "same" and out["episodes"] == 2 and out["trained_starts"] == {}
     result = out["results"]["random"]
     assert set(result) == {"length", "length_stderr", "success", "improved"}
     assert len(result["length"]) == len(result["success"]) == len(result["length_stderr"]) == 2
@@ -87,6 +88,15 @@ SHIPPED_SMALL = Path(__file__).resolve().parents[1] / "assets" / "checkpoints" /
     (["--size", "small", "--agents", "random", "--checkpoint", "x.pt"], "rl2 is not among"),
     (["--size", "small", "--agents", "rl2", "--walls", "uniform", "--checkpoint",
       str(SHIPPED_SMALL)], "districts walls, random starts, not small, n=2, uniform walls"),
+    # the shipped agents learned random starts: under the default (the paper's "same") they
+    # are refused, with what to do
+    (["--size", "small", "--agents", "rl2", "--checkpoint", str(SHIPPED_SMALL)],
+     "maze-small.pt was trained with random starts, not same: evaluate it with --starts random, "
+     "or add --other-starts to play it on same starts anyway"),
+    (["--size", "small", "--agents", "random", "--episodes-per-trial", "1"],
+     "--episodes-per-trial must lie in [2, 10]"),
+    (["--size", "small", "--agents", "random", "--episodes-per-trial", "11"],
+     "--episodes-per-trial must lie in [2, 10]"),
 ])
 def test_bad_requests_are_one_line_errors_with_status_2(args, words, capsys, monkeypatch, tmp_path):
     monkeypatch.setenv("RL2_COURSE_ASSETS", str(tmp_path))       # no pretrained maze agent here
@@ -99,8 +109,10 @@ def test_bad_requests_are_one_line_errors_with_status_2(args, words, capsys, mon
 
 def test_the_pretrained_small_maze_agent_finds_more_targets_than_the_random_agent():
     """maze-small.pt is far below the paper (assets/checkpoints/README.md) but must stay well
-    above chance: on 16 mazes it reaches more targets than the random agent, in each episode."""
-    evaluation = evaluate_maze("small", ["rl2", "random"], trials=16, seed=2, progress=False)
+    above chance: on 16 mazes of the protocol it learned (random starts) it reaches more
+    targets than the random agent, in each episode."""
+    evaluation = evaluate_maze("small", ["rl2", "random"], trials=16, seed=2, progress=False,
+                               starts="random")
     rl2, random = (evaluation.results[name] for name in ("rl2", "random"))
     assert all(ours > theirs for ours, theirs in zip(rl2.success_rate, random.success_rate))
 
@@ -108,18 +120,47 @@ def test_the_pretrained_small_maze_agent_finds_more_targets_than_the_random_agen
 def test_the_pretrained_maze_agents_load_and_run_from_the_cli(capsys):
     # the large agent's trials are up to 3,000 decisions, too slow to play here: the test
     # loads it (its checkpoint must match the large maze); `reproduce table3` plays it
-    assert make_maze_agent("rl2", "large") is not None
+    assert make_maze_agent("rl2", "large", starts="random") is not None
     assert main(["evaluate", "maze", "--size", "small", "--agents", "rl2,rl2-forgetful", "--trials",
-                 "2", "--seed", "0", "--json"]) == 0
+                 "2", "--seed", "0", "--start", "random", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["size"] == "small" and set(result["results"]) == {"rl2", "rl2-forgetful"}
     assert len(result["results"]["rl2"]["success"]) == 2
+    assert result["starts"] == "random"
+    assert result["trained_starts"] == {"rl2": "random", "rl2-forgetful": "random"}
 
 
-def test_the_forgetful_ablation_plays_episode_1_exactly_like_the_intact_agent():
+@pytest.mark.parametrize("starts", ["same", "random"])
+def test_the_forgetful_ablation_plays_episode_1_exactly_like_the_intact_agent(starts):
     """rl2-forgetful rolls rl2's dice on the same mazes, so episode 1 is the same decision for
-    decision; only episode 2, where its memory is wiped, may differ."""
-    evaluation = evaluate_maze("small", ["rl2", "rl2-forgetful"], trials=4, seed=3, progress=False)
+    decision; only episode 2, where its memory is wiped, may differ. Under either protocol
+    (the shipped agent learned random starts; same starts are asked for explicitly)."""
+    evaluation = evaluate_maze("small", ["rl2", "rl2-forgetful"], trials=4, seed=3, progress=False,
+                               starts=starts, other_starts=True)
     intact, forgetful = (evaluation.results[name] for name in ("rl2", "rl2-forgetful"))
     assert np.array_equal(intact.lengths[:, 0], forgetful.lengths[:, 0])
     assert np.array_equal(intact.success[:, 0], forgetful.success[:, 0])
+    assert evaluation.starts == starts
+    assert evaluation.trained_starts == {"rl2": "random", "rl2-forgetful": "random"}
+    assert ("learned random starts and play same starts" in evaluation.table()) == (starts == "same")
+    assert doom_processes(f"rl2-maze-{os.getpid()}-") == []
+
+
+def test_five_episodes_per_trial_report_every_episode(capsys):
+    """--episodes-per-trial 5: lengths and success of all five episodes (three more than the
+    agents were trained on), "improved" still episode 2 against episode 1."""
+    evaluation = evaluate_maze("small", ["rl2", "rl2-forgetful", "random"], trials=2, seed=4,
+                               progress=False, starts="random", episodes_per_trial=5)
+    for metrics in evaluation.results.values():
+        assert metrics.lengths.shape == metrics.success.shape == (2, 5)
+        assert metrics.improved == float((metrics.lengths[:, 1] < metrics.lengths[:, 0]).mean())
+    text = evaluation.table()
+    assert "length ep 5" in text and "success 5" in text
+    assert "episodes 3-5 go beyond the 2 per trial" in text
+    # the command line: the same option, every episode in the JSON
+    assert main(["evaluate", "maze", "--size", "small", "--agents", "random", "--trials", "1",
+                 "--seed", "4", "--episodes-per-trial", "5", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["episodes"] == 5 and len(out["results"]["random"]["length"]) == 5
+    assert len(out["results"]["random"]["success"]) == 5
+    assert doom_processes(f"rl2-maze-{os.getpid()}-") == []

@@ -413,24 +413,38 @@ def test_same_starts_reuse_the_trials_start_and_random_starts_draw_anew():
     assert same_first == random_first
     assert sum(a != b for a, b in zip(random_first, random_second)) >= 5
     assert set(doom_processes(f"rl2-maze-{os.getpid()}-")) <= running     # ours are gone
+    # the paper's protocol is every size's default (training, evaluation, Table 3, widget)
+    from rl2_course.envs import make_maze_trials
+
+    for size in ("small", "large"):
+        trials = make_maze_trials(size, 1)          # no Doom process until the first reset
+        assert trials.task_env.start_protocol == "same"
+        trials.close()
     with pytest.raises(ValueError, match="start protocol"):
         MazeTasks(1, 5, starts="nearby")
 
 
 def test_the_start_protocol_travels_in_the_checkpoint_spec_and_a_mismatch_is_refused(tmp_path):
-    from rl2_course.envs.maze import describe_task, task_spec
+    from rl2_course.envs.maze import describe_task, task_spec, trained_starts
     from rl2_course.evaluate_maze import make_maze_agent
     from rl2_course.train import TrainConfig, train
 
     assert "starts" not in task_spec("small")                      # the first checkpoints' spec
+    assert trained_starts(task_spec("small")) == "random"            # ... learned fresh starts
     assert task_spec("small", starts="same")["starts"] == "same"
     assert describe_task(task_spec("small", starts="same")).endswith("same starts")
-    config = TrainConfig.for_maze("small", starts="same", updates=1, trials_per_update=2,
-                                  time_limit=3, hidden_size=8, bptt_length=4)
-    assert config.env_spec()["starts"] == "same"
+    assert TrainConfig.for_maze("small").env_spec()["starts"] == "same"     # the default: the paper's
+    config = TrainConfig.for_maze("small", updates=1, trials_per_update=2, time_limit=3,
+                                  hidden_size=8, bptt_length=4)
     train(config, tmp_path, progress=False)
-    assert make_maze_agent("rl2", "small", checkpoint=tmp_path, starts="same").name == "rl2"
-    with pytest.raises(UsageError, match="same starts, not small, n=2, districts walls, random starts"):
+    agent = make_maze_agent("rl2", "small", checkpoint=tmp_path)
+    assert agent.name == "rl2" and trained_starts(agent.trained_on) == "same"
+    with pytest.raises(UsageError, match="was trained with same starts, not random: evaluate it "
+                                         "with --starts same, or add --other-starts"):
         make_maze_agent("rl2", "small", checkpoint=tmp_path, starts="random")
+    # asked for explicitly, it plays the other protocol and still says what it learned
+    other = make_maze_agent("rl2-forgetful", "small", checkpoint=tmp_path, starts="random",
+                            other_starts=True)
+    assert trained_starts(other.trained_on) == "same" and other.forget_between_episodes
     with pytest.raises(UsageError, match="start protocol"):
         TrainConfig.for_maze("small", starts="nearby").validate()

@@ -91,7 +91,7 @@ def test_the_wall_scheme_reaches_the_doom_env_and_the_checkpoint_spec(tmp_path):
     train(TrainConfig.for_maze("small", walls="districts", updates=1, trials_per_update=2,
                                time_limit=3, bptt_length=4), tmp_path, progress=False)
     assert make_maze_agent("rl2", "small", checkpoint=tmp_path, walls="districts").name == "rl2"
-    with pytest.raises(UsageError, match="districts walls, random starts, not small, n=2, uniform walls"):
+    with pytest.raises(UsageError, match="districts walls, same starts, not small, n=2, uniform walls"):
         make_maze_agent("rl2", "small", checkpoint=tmp_path, walls="uniform")
 
 

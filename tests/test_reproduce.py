@@ -95,16 +95,23 @@ def _with(checkpoint, directory):
 
 # -- Table 3: the ViZDoom mazes ------------------------------------------------------------------
 
-def test_a_table3_column_group_has_our_metrics_and_the_papers_labelled_as_such(monkeypatch, tmp_path):
+def test_table3_plays_both_start_protocols_the_papers_first_beside_its_numbers(monkeypatch, tmp_path):
     monkeypatch.setenv("RL2_COURSE_ASSETS", str(tmp_path / "no-assets"))    # no RL² checkpoint
     rows = reproduce_table3(trials=2, seed=3, settings=["small"])
-    assert set(rows[0].evaluation.results) == {"random"}
-    assert "no pretrained rl2 checkpoint for maze small" in rows[0].missing["rl2"]
+    assert [(r.size, r.starts, r.trials) for r in rows] == [("small", "same", 2), ("small", "random", 2)]
+    for row in rows:
+        assert [(e.agent, e.learned, e.metrics is None) for e in row.entries] == [
+            ("random", None, False), ("rl2", "same", True), ("rl2", "random", True)]
+        assert "no maze-small-same.pt yet" in row.missing["same"]
+        assert "no maze-small.pt yet" in row.missing["random"]
     text = table3_markdown(rows)
-    header = text.splitlines()[0]
-    assert "small: Random | small: RL² | small: RL², paper" in header and "large" not in header
-    assert "| length of successful episodes | 1 |" in text and "| 52.4 ± 1.3 |" in text
-    assert "| — | 99.3 % |" in text and "91.7 %" in text and "not ours" in text
+    assert text.index("**Same starts (the paper's protocol)") < text.index("**Random starts")
+    assert "| maze | agent | trained on | trials | length, episode 1 |" in text
+    # the paper's RL² once, under its own protocol, labelled as the paper's
+    assert text.count("RL², paper") == 2          # its row, and the note that says whose it is
+    assert ("| small | RL², paper | same starts | — | 52.4 ± 1.3 | 39.1 ± 0.9 | 99.3 % | 99.6 % "
+            "| 91.7 % |") in text
+    assert "| small | RL² | same starts | — | — |" in text and "not ours" in text
     assert table3_markdown(reproduce_table3(trials=2, seed=3, settings=["small"])) == text
 
 
@@ -117,31 +124,51 @@ def test_reproduce_table3_quick_from_the_command_line_writes_strict_json(monkeyp
     monkeypatch.setattr(reproduce, "QUICK_TRIALS_MAZE", {"small": 2, "large": 1})
     assert main(["reproduce", "table3", "--quick", "--seed", "2", "--out", str(tmp_path / "out")]) == 0
     assert "RL², paper" in capsys.readouterr().out
-    assert (tmp_path / "out" / "table3.md").read_text().startswith("| metric | episode |")
+    assert (tmp_path / "out" / "table3.md").read_text().startswith("**Same starts")
     data = json.loads((tmp_path / "out" / "table3.json").read_text())
     json.dumps(data, allow_nan=False)                     # no NaN: nulls where nothing succeeded
     assert data["table"] == "table3" and data["seed"] == 2 and "wall_seconds" in data
-    assert [(r["size"], r["cells"], r["trials"]) for r in data["rows"]] == [("small", 5, 2), ("large", 9, 1)]
+    assert [(r["size"], r["starts"], r["cells"], r["trials"]) for r in data["rows"]] == [
+        ("small", "same", 5, 2), ("small", "random", 5, 2), ("large", "same", 9, 1),
+        ("large", "random", 9, 1)]
     for row in data["rows"]:
-        assert set(row["results"]) == {"random"} and set(row["missing"]) == {"rl2"}
-        assert set(row["results"]["random"]) == {"length", "length_stderr", "success", "improved"}
-        assert row["paper"]["rl2"]["success"] == list(paper.TABLE3[row["size"]]["success"])
+        random, *rl2 = row["results"]
+        assert random["agent"] == "random" and random["trained_starts"] is None
+        assert set(random["metrics"]) == {"length", "length_stderr", "success", "improved"}
+        assert [(r["agent"], r["trained_starts"], r["metrics"]) for r in rl2] == [
+            ("rl2", "same", None), ("rl2", "random", None)]
+        assert set(row["missing"]) == {"same", "random"}
+        if row["starts"] == "same":
+            assert row["paper"]["rl2"]["success"] == list(paper.TABLE3[row["size"]]["success"])
+        else:
+            assert row["paper"] == {}                     # the paper played same starts only
     assert doom_processes(f"rl2-maze-{os.getpid()}-") == []
 
 
 @pytest.mark.slow
-def test_table3_fills_the_rl2_column_from_a_pretrained_maze_checkpoint(monkeypatch, tmp_path):
+def test_table3_fills_the_rl2_rows_from_pretrained_maze_checkpoints(monkeypatch, tmp_path):
+    """An agent trained on the paper's protocol, as maze-small-same.pt, fills the rows of RL²
+    trained on same starts under both protocols; a file under the other protocol's name that
+    learned another protocol is reported, not played under a false label."""
+    from rl2_course.evaluate_maze import make_maze_agent
+
     monkeypatch.setenv("RL2_COURSE_ASSETS", str(tmp_path / "assets"))
     train(TrainConfig.for_maze("small", updates=1, trials_per_update=2, hidden_size=8, ppo_epochs=1,
-                               minibatches=1), tmp_path / "run", progress=False)
-    export_checkpoint(tmp_path / "run" / "checkpoint.pt",
-                      tmp_path / "assets" / "checkpoints" / "maze-small.pt")
+                               minibatches=1, time_limit=3), tmp_path / "run", progress=False)
+    checkpoints = tmp_path / "assets" / "checkpoints"
+    export_checkpoint(tmp_path / "run" / "checkpoint.pt", checkpoints / "maze-small-same.pt")
+    (checkpoints / "maze-small.pt").write_bytes((checkpoints / "maze-small-same.pt").read_bytes())
+    # the default protocol's pretrained agent is now the one trained on it
+    assert make_maze_agent("rl2", "small").source == checkpoints / "maze-small-same.pt"
     threads = torch.get_num_threads()
     torch.set_num_threads(1)            # a busy 2-core machine makes 2 threads 20× slower here
     try:
         rows = reproduce_table3(trials=2, seed=1, settings=["small"])
     finally:
         torch.set_num_threads(threads)
-    assert set(rows[0].evaluation.results) == {"random", "rl2"} and rows[0].missing == {}
-    assert table3_json(rows, seed=1)["rows"][0]["missing"] == {}
-    assert "—" not in table3_markdown(rows).split("\n\n")[0]
+    for row in rows:
+        assert [(e.agent, e.learned) for e in row.entries if e.metrics is not None] == [
+            ("random", None), ("rl2", "same"), ("rl2-forgetful", "same")]
+        assert row.missing == {"random": "maze-small.pt was not trained with random starts"}
+    assert table3_json(rows, seed=1)["rows"][0]["results"][1]["metrics"] is not None
+    assert "| small | RL², memory wiped at episode 2 | same starts | 2 |" in table3_markdown(rows)

@@ -57,8 +57,13 @@ def save_checkpoint(path: str | os.PathLike, model: RecurrentActorCritic, config
 
 
 def read_checkpoint(path: str | os.PathLike,
-                    expected_env_spec: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The raw checkpoint dict, validated; every problem is a one-line `UsageError`."""
+                    expected_env_spec: dict[str, Any] | list[dict[str, Any]] | None = None
+                    ) -> dict[str, Any]:
+    """The raw checkpoint dict, validated; every problem is a one-line `UsageError`.
+
+    ``expected_env_spec`` is the task family the checkpoint must have been trained on, or a
+    list of those it may have been (e.g. a maze under either start protocol, for an evaluation
+    asked to play an agent on the other one); a mismatch is worded against the first."""
     path = Path(path)
     if not path.exists():
         raise UsageError(f"no checkpoint at {path}")
@@ -87,7 +92,10 @@ def read_checkpoint(path: str | os.PathLike,
     problem = _schema_problem(payload)
     if problem:
         raise UsageError(f"{path} is not a valid checkpoint: {problem}")
-    if expected_env_spec is not None and dict(payload["env_spec"]) != dict(expected_env_spec):
+    accepted = ([] if expected_env_spec is None else [expected_env_spec]
+                if isinstance(expected_env_spec, dict) else list(expected_env_spec))
+    if accepted and all(dict(payload["env_spec"]) != dict(spec) for spec in accepted):
+        expected_env_spec = accepted[0]
         saved, wanted = describe_task(payload["env_spec"]), describe_task(expected_env_spec)
         family = f"{payload['env_spec'].get('env')} "
         if payload["env_spec"].get("env") == expected_env_spec.get("env") and wanted.startswith(family):
@@ -96,7 +104,8 @@ def read_checkpoint(path: str | os.PathLike,
     return payload
 
 
-def load_checkpoint(path: str | os.PathLike, expected_env_spec: dict[str, Any] | None = None
+def load_checkpoint(path: str | os.PathLike,
+                    expected_env_spec: dict[str, Any] | list[dict[str, Any]] | None = None
                     ) -> tuple[RecurrentActorCritic, dict[str, Any]]:
     """Rebuild the model of a checkpoint; returns ``(model, metadata)``.
 

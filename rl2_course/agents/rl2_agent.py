@@ -55,6 +55,10 @@ class RL2Agent:
         self.forget_between_episodes = bool(forget_between_episodes)
         self.name = name
         self.dice = name if dice is None else dice
+        # the task family its checkpoint records and the file (set by `from_checkpoint`): an
+        # evaluation reads the maze's start protocol from it to label the agent's numbers
+        self.trained_on: dict[str, Any] | None = None
+        self.source: Path | None = None
 
     def initial_state(self, num_tasks: int,
                       seed: int | np.random.SeedSequence | None = None) -> RL2State:
@@ -97,14 +101,18 @@ class RL2Agent:
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, arms: int | None = None, episodes: int | None = None,
-                        *, expected_env_spec: dict[str, Any] | None = None, **kwargs: Any) -> RL2Agent:
+                        *, expected_env_spec: dict[str, Any] | list[dict[str, Any]] | None = None,
+                        **kwargs: Any) -> RL2Agent:
         """Load a checkpoint, refusing one trained for another task family when told which:
-        a bandit's (k, n) as ``arms, episodes``, or any ``expected_env_spec``."""
+        a bandit's (k, n) as ``arms, episodes``, or any ``expected_env_spec`` (one spec, or a
+        list of the specs it may have)."""
         expected = expected_env_spec
         if expected is None and arms is not None and episodes is not None:
             expected = bandit_task_spec(arms, episodes)
-        model, _ = load_checkpoint(path, expected_env_spec=expected)
-        return cls(model, **kwargs)
+        model, metadata = load_checkpoint(path, expected_env_spec=expected)
+        agent = cls(model, **kwargs)
+        agent.trained_on, agent.source = dict(metadata["env_spec"]), Path(path)
+        return agent
 
     def __repr__(self) -> str:
         forget = ", forget_between_episodes=True" if self.forget_between_episodes else ""

@@ -53,11 +53,14 @@ first author's environment (florensacc/rllab-curriculum,
 ``sandbox/rocky/neural_learner/envs/doom_goal_finding_maze_env.py``) starts each episode with
 ``game.new_episode()`` on the trial's map, which has one player start (start and target drawn
 per trial), and the paper's figure of trajectories draws both episodes from one start.
-``starts="same"`` is that protocol. ``starts="random"`` (the course's first, and still the
-default until agents trained on "same" ship; `MAZE_SIZES`) draws a fresh start for every
-episode: harder, since the agent must first work out where it is, and a memoryless agent
-"improves" in about half of the trials because a fresh start is often nearer the target.
-Both draw the same numbers, so a seed gives the same first episodes under either.
+``starts="same"`` is that protocol and every size's default (`MAZE_SIZES`): what the agent
+must remember from episode 1 is the way from *this* start to the target. ``starts="random"``
+(the course's first protocol, on which the shipped agents were trained) draws a fresh start
+for every episode: harder, since the agent must first work out where it is, and a memoryless
+agent "improves" in about half of the trials because a fresh start is often nearer the
+target. Both draw the same numbers, so a seed gives the same first episodes under either. A
+checkpoint records its protocol (`task_spec`; one without it was trained on "random",
+`trained_starts`) and is refused under the other one unless asked for explicitly.
 
 **Doom's own dice.** The engine draws random numbers of its own (the torch's flicker starts
 at a random animation frame). Every episode restarts that stream from the row's seed, so an
@@ -126,14 +129,17 @@ AUX_TASKS = {"target": 2, "map": 8}
 
 @dataclass(frozen=True)
 class MazeSize:
-    """One maze size of Table 3: cells per side, the time limit of an episode (decisions) and
-    the wall scheme (`WALL_SCHEMES`) the course's pretrained agent for it was trained with."""
+    """One maze size of Table 3: cells per side, the time limit of an episode (decisions), the
+    wall scheme (`WALL_SCHEMES`) the course's pretrained agent for it was trained with, and the
+    start protocol (`START_PROTOCOLS`) that training, evaluation, Table 3 and the widget use
+    unless told otherwise: the paper's "same". (The shipped agents learned "random"; their
+    checkpoints say so, `trained_starts`.)"""
 
     size: str
     cells: int
     time_limit: int
     walls: str = "uniform"
-    starts: str = "random"     # `START_PROTOCOLS`: the protocol its pretrained agent learned
+    starts: str = "same"
 
 
 #: the paper's two sizes. The paper gives no time limit; ours leave room for exploring the whole
@@ -170,6 +176,12 @@ def task_spec(size: str, episodes: int = MAZE_EPISODES, walls: str = "uniform",
     return spec
 
 
+def trained_starts(spec: dict[str, Any]) -> str:
+    """The start protocol a maze checkpoint's spec records: "random" when it names none, since
+    the checkpoints made before the protocol was a setting were all trained on fresh starts."""
+    return str(spec.get("starts", "random"))
+
+
 def task_layout(spec: dict[str, Any]) -> tuple[int, int]:
     """(observation size, actions) of an RL² network for this task family: the flat image."""
     return int(np.prod(OBS_SHAPE)), len(ACTION_NAMES)
@@ -178,7 +190,7 @@ def task_layout(spec: dict[str, Any]) -> tuple[int, int]:
 def describe_task(spec: dict[str, Any]) -> str:
     """How messages name a maze task family: 'maze small, n=2, districts walls, same starts'."""
     return (f"maze {spec.get('size')}, n={spec.get('episodes')}, {spec.get('walls', 'uniform')} "
-            f"walls, {spec.get('starts', 'random')} starts")
+            f"walls, {trained_starts(spec)} starts")
 
 
 # -- geometry (Doom map units; the player is a cylinder of radius 16) ---------------------------
@@ -807,7 +819,7 @@ class MazeTasks(TaskVectorEnv):
 
 
 __all__ = ["AUX_TASKS", "MAZE_EPISODES", "MAZE_SIZES", "START_PROTOCOLS", "WALL_SCHEMES", "MazeSize", "describe_task",
-           "maze_size", "task_spec", "ACTION_NAMES", "BUMP_DISTANCE", "FRAME_SKIP", "MazeTasks", "OBS_SHAPE", "REACH_DISTANCE",
+           "maze_size", "task_spec", "trained_starts", "ACTION_NAMES", "BUMP_DISTANCE", "FRAME_SKIP", "MazeTasks", "OBS_SHAPE", "REACH_DISTANCE",
            "STEP_PENALTY", "TARGET_REWARD", "TURN_DEGREES", "WALL_PENALTY", "cell_center",
            "doom_processes", "downsample_frame", "maze_textmap", "observation_image",
            "position_to_cell", "reap_orphans", "steer", "write_wad"]

@@ -61,8 +61,9 @@ class MazeTrialRecorder(TrialEnv):
     * ``lengths``, ``success``: decisions taken and target reached, per finished episode.
     """
 
-    def __init__(self, size: str, time_limit: int | None = None, walls: str | None = None) -> None:
-        trials = make_maze_trials(size, 1, time_limit=time_limit, walls=walls)
+    def __init__(self, size: str, time_limit: int | None = None, walls: str | None = None,
+                 starts: str | None = None) -> None:
+        trials = make_maze_trials(size, 1, time_limit=time_limit, walls=walls, starts=starts)
         super().__init__(trials.task_env, trials.episodes_per_trial)
         self.paths: list[list[tuple[int, float, float]]] = []
         self.frames: list[np.ndarray] = []
@@ -108,8 +109,12 @@ class MazeTrialStepper(TrialStepperWidget):
     The maze, the target, both starts and all the luck come from ``seed``. ``time_limit``
     caps each episode (default: the size's, `envs.maze.MAZE_SIZES`; a small one makes short
     trials for tests). ``walls`` is the wall scheme (default: the size's own; "districts" for an
-    agent trained on district walls). ``compare`` names maze agents (or gives ready policies) played on the same
-    maze, each in its own Doom process; none by default. Call `close` to end the processes.
+    agent trained on district walls). ``starts`` is the start protocol (default: the size's own,
+    the paper's "same": episode 2 starts where episode 1 did; "random" for the shipped agents,
+    which learned a fresh start per episode); the attribute ``start_protocol`` keeps it, since
+    the traitlet ``starts`` holds the start cells. ``compare`` names maze agents (or gives
+    ready policies) played on the same maze, each in its own Doom process; none by default.
+    Call `close` to end the processes.
     """
 
     size = traitlets.Unicode(help="maze size: 'small' (5×5 cells) or 'large' (9×9)")
@@ -130,13 +135,15 @@ class MazeTrialStepper(TrialStepperWidget):
 
     def __init__(self, policy: Policy, size: str = "small", *, seed: int = 0,
                  time_limit: int | None = None, walls: str | None = None,
-                 compare: Sequence[str | Policy] = (), interval: int = 150, auto_draw: bool = True,
+                 starts: str | None = None, compare: Sequence[str | Policy] = (),
+                 interval: int = 150, auto_draw: bool = True,
                  gif_path: str | Path = "maze-trial.gif", **kwargs: Any) -> None:
         from rl2_course.evaluate_maze import check_maze_setting
 
-        setting = check_maze_setting(size, walls=walls)
+        setting = check_maze_setting(size, walls=walls, starts=starts)
         self.size = size
         self.walls = setting.walls if walls is None else walls
+        self.start_protocol = setting.starts if starts is None else starts
         self.rows = self.cols = setting.cells
         self.time_limit = setting.time_limit if time_limit is None else int(time_limit)
         if self.time_limit < 1:
@@ -227,12 +234,12 @@ class MazeTrialStepper(TrialStepperWidget):
             env = self._spare_envs.pop(0)
             if not env.closed:                 # reuse the Doom process of the last trial
                 return env
-        return MazeTrialRecorder(self.size, self.time_limit, self.walls)
+        return MazeTrialRecorder(self.size, self.time_limit, self.walls, self.start_protocol)
 
     def _make_comparison(self, name: str) -> Policy:
         from rl2_course.evaluate_maze import make_maze_agent
 
-        return make_maze_agent(name, self.size, walls=self.walls)
+        return make_maze_agent(name, self.size, walls=self.walls, starts=self.start_protocol)
 
     def _check_policy(self, policy: Policy) -> None:
         model = getattr(policy, "model", None)
