@@ -27,7 +27,6 @@ and the traitlets ``t``, ``total_reward``, ``pulls``, ``successes``, ``done``, `
 from __future__ import annotations
 
 import html
-import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -43,6 +42,7 @@ from rl2_course.envs import make_bandit_trials
 from rl2_course.policy import Policy
 from rl2_course.rollout import TrialStepper
 from rl2_course.widgets.bandit import ArmMeansError, _means_text, _policy_size, parse_arm_means
+from rl2_course.widgets.stepper import FigureImage
 
 #: Q-values this close to the best are ties (the dynamic programme's own tolerance)
 TIE_TOLERANCE = 1e-9
@@ -143,7 +143,7 @@ class _Clicks:
         return np.full(np.shape(x)[0], self.next_arm, dtype=np.int64), None
 
 
-class PlayBanditWidget(widgets.VBox):
+class PlayBanditWidget(FigureImage, widgets.VBox):
     """The learner plays one k = ``arms``, n = ``episodes`` bandit trial against ``agent``.
 
     ``agent`` is a ready `Policy` or a name as the CLI spells it (``"rl2"``: the pretrained
@@ -362,16 +362,6 @@ class PlayBanditWidget(widgets.VBox):
         fig.suptitle("your decisions" + (" beside the agents' (same bandit, same luck)"
                                          if self.done else ", so far"), fontsize="large")
         return fig
-
-    def redraw(self) -> None:
-        buf = io.BytesIO()
-        self.figure().savefig(buf, format="png")
-        self.image.value = buf.getvalue()
-
-    def save_png(self, path: str | Path) -> Path:
-        path = Path(path)
-        self.figure().savefig(path, format="png")
-        return path
 
     # -- internals ---------------------------------------------------------------------------
 

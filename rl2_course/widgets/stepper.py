@@ -29,7 +29,29 @@ class TaskInputError(ValueError):
     """The task typed into a widget cannot be used (shown to the learner, never raised out)."""
 
 
-class TrialStepperWidget(widgets.VBox):
+class FigureImage:
+    """For a widget that draws itself with ``figure()`` into an ``image`` (ipywidgets.Image):
+    rendering into the widget and writing a PNG, shared by the course's widgets."""
+
+    image: widgets.Image
+
+    def figure(self):   # pragma: no cover - every widget defines its own
+        raise NotImplementedError
+
+    def redraw(self) -> None:
+        """Render the figure into the widget's image."""
+        buf = io.BytesIO()
+        self.figure().savefig(buf, format="png")
+        self.image.value = buf.getvalue()
+
+    def save_png(self, path: str | Path) -> Path:
+        """Write the current figure to ``path`` (PNG)."""
+        path = Path(path)
+        self.figure().savefig(path, format="png")
+        return path
+
+
+class TrialStepperWidget(FigureImage, widgets.VBox):
     """Step ``policy`` through one trial of ``trial_steps`` steps, beside ``compare`` agents.
 
     Subclasses call ``super().__init__(..., task_inputs=[...])`` with their own input widgets
@@ -205,18 +227,6 @@ class TrialStepperWidget(widgets.VBox):
         fig = Figure(figsize=(11, 6.6), dpi=80)   # fixed margins: constrained layout doubles the cost
         self._draw(fig)
         return fig
-
-    def redraw(self) -> None:
-        """Render the figure into the widget's image."""
-        buf = io.BytesIO()
-        self.figure().savefig(buf, format="png")
-        self.image.value = buf.getvalue()
-
-    def save_png(self, path: str | Path) -> Path:
-        """Write the current figure to ``path`` (PNG)."""
-        path = Path(path)
-        self.figure().savefig(path, format="png")
-        return path
 
     # -- internals ---------------------------------------------------------------------------
 
