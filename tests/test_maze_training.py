@@ -35,8 +35,10 @@ def test_two_updates_on_the_small_maze_then_evaluate_the_checkpoint(tmp_path, ca
     result = train(config, tmp_path, progress=False)
     assert result.updates == 2 and result.trials_seen == 4
     model, meta = load_checkpoint(result.checkpoint_path)
-    # the small maze's own wall scheme (settings.MAZE_SETTINGS) is recorded with the task
-    assert meta["env_spec"] == {"env": "maze", "size": "small", "episodes": 2, "walls": "districts"}
+    # the small maze's own wall scheme and start protocol (settings.MAZE_SETTINGS: the paper's
+    # same start in both episodes) are recorded with the task
+    assert meta["env_spec"] == {"env": "maze", "size": "small", "episodes": 2, "walls": "districts",
+                                "starts": "same"}
     assert model.layout.observation_size == 3 * 30 * 40 and isinstance(model.encoder, ConvEncoder)
     assert doom_processes(f"rl2-maze-{os.getpid()}-") == []
     assert main(["evaluate", "maze", "--size", "small", "--agents", "rl2,random", "--trials", "2",
