@@ -1,7 +1,7 @@
 """GRU against attention, side by side: the same slow learner, seeds and samples, two memories.
 
     .venv/bin/python benchmarks/rl2_memory_study.py [--settings bandit:5:10,bandit:10:10,mdp:10]
-        [--steps 2e6] [--seeds 0] [--save-logs DIR | --from-logs DIR]
+        [--steps 2e6] [--seeds 0] [--save-logs DIR | --from-logs DIR] [--plot FILE.png]
 
 For each setting (``bandit:K:N`` or ``mdp:N``) and seed, trains RL² twice with the package's
 trainer (`rl2_course.train`) for the same number of environment steps, the schedules annealed
@@ -16,7 +16,9 @@ over the run:
 From each log it reports the on-policy mean trial return and the last episode's return (the
 memory's signature; a bandit's "episode" is one pull) over the last 10 updates, with the
 standard error over those updates, and the training seconds on one CPU thread (the trainer's
-own clock). Prints a markdown table. ``--from-logs`` prints it from logs an earlier run kept.
+own clock). Prints a markdown table. ``--from-logs`` prints it from logs an earlier run kept;
+``--plot`` also draws the learning curves: per setting, the mean trial return and the last
+episode's return of both memories against environment steps and against training seconds.
 """
 
 from __future__ import annotations
@@ -79,7 +81,10 @@ def main() -> None:
                         help="keep each run's log.csv here")
     parser.add_argument("--from-logs", type=Path, default=None,
                         help="read the logs from here instead of training")
+    parser.add_argument("--plot", type=Path, default=None,
+                        help="also draw the learning curves into this PNG file")
     args = parser.parse_args()
+    logs: dict[tuple[str, str, int], tuple[dict[str, np.ndarray], int]] = {}
     torch.set_num_threads(1)
     print(f"RL² memories side by side: {args.steps:,.0f} env steps per run, seeds {args.seeds}, "
           f"{platform.machine()}, torch {torch.__version__}, 1 thread\n")
@@ -99,11 +104,43 @@ def main() -> None:
                 ret = log["mean_return"][tail]
                 label = f"{env} " + (f"k={setting[0]}, n={setting[1]}" if env == "bandit"
                                      else f"n={setting[0]}")
+                task = TrainConfig.for_task(env, *setting).task
+                logs[label, memory, seed] = log, family(env).trial_steps(task)
                 print(f"| {label} | {seed} | {memory} | {len(log['update'])} | {ret.mean():.2f} ± "
                       f"{ret.std(ddof=1) / np.sqrt(len(ret)):.2f} | "
                       f"{log['last_episode_return'][tail].mean():.3f} | "
                       f"{log['first_episode_return'][tail].mean():.3f} | "
                       f"{log['wall_seconds'][-1]:.0f} |", flush=True)
+    if args.plot is not None:
+        plot_curves(logs, args.plot)
+        print(f"\nwrote {args.plot}")
+
+
+def plot_curves(logs: dict[tuple[str, str, int], tuple[dict[str, np.ndarray], int]],
+                path: Path) -> None:
+    """One row per setting: return and last-episode return against env steps and seconds."""
+    from matplotlib.figure import Figure
+
+    labels = list(dict.fromkeys(label for label, _, _ in logs))
+    fig = Figure(figsize=(13, 2.6 * len(labels)), dpi=80, layout="constrained")
+    axes = fig.subplots(len(labels), 3, squeeze=False)
+    for row, label in zip(axes, labels):
+        for (name, memory, seed), (log, steps_per_trial) in logs.items():
+            if name != label:
+                continue
+            steps = log["trials_seen"] * steps_per_trial
+            style = dict(label=f"{memory} (seed {seed})", color="C0" if memory == "gru" else "C1")
+            row[0].plot(steps / 1e6, log["mean_return"], **style)
+            row[1].plot(steps / 1e6, log["last_episode_return"], **style)
+            row[2].plot(log["wall_seconds"] / 60, log["mean_return"], **style)
+        row[0].set_ylabel(f"{label}\ntrial return")
+        row[1].set_ylabel("last episode's return")
+        row[0].set_xlabel("env steps (M)")
+        row[1].set_xlabel("env steps (M)")
+        row[2].set_xlabel("training minutes (1 CPU thread)")
+        row[2].set_ylabel("trial return")
+        row[0].legend(fontsize="small")
+    fig.savefig(path)
 
 
 if __name__ == "__main__":
