@@ -340,8 +340,7 @@ def _repeat_last_positions(old: torch.Tensor, fresh: torch.Tensor, period: int,
                          f"one episode ({period} steps)")
     grown = fresh.clone()
     grown[:known] = old
-    for position in range(known, grown.shape[0]):
-        grown[position] = old[known - period + (position - known) % period]
+    grown[known:] = old[known - period + torch.arange(grown.shape[0] - known) % period]
     return grown
 
 

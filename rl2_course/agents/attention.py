@@ -87,6 +87,20 @@ class CausalAttentionCore(nn.Module):
         B, N, _ = t.shape
         return t.reshape(B, N, self.heads, -1).transpose(1, 2)
 
+    def _embed_steps(self, x: torch.Tensor, h0: torch.Tensor
+                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The steps' positions (B, T), x batch-major (B, T, D) and their embeddings
+        e_t = W_in [x_t | x_{t−1}] + p_t (B, T, H), refusing a trial past the context."""
+        T = x.shape[0]
+        count, previous, _ = self._unpack(h0)
+        if int(count.max()) + T > self.context:
+            raise ValueError(f"the trial is longer than the attention context of "
+                             f"{self.context} steps")
+        positions = count[:, None] + torch.arange(T, device=x.device)[None]    # (B, T)
+        x = x.transpose(0, 1)                                                # (B, T, D)
+        shifted = torch.cat([previous[:, None], x[:, :-1]], dim=1)           # x_{t−1}
+        return positions, x, self.embed(torch.cat([x, shifted], -1)) + self.position(positions)
+
     def forward(self, x: torch.Tensor, h0: torch.Tensor, *, return_weights: bool = False,
                 in_place: bool = False):
         """x (T, B, D), h0 (B, S) -> outputs (T, B, H), h_T (B, S); with ``return_weights``
@@ -103,15 +117,9 @@ class CausalAttentionCore(nn.Module):
                 raise ValueError("in_place is for rollouts: no autograd, no weights")
             return self._step_in_place(x, h0)
         T, B, _ = x.shape
-        count, previous, caches = self._unpack(h0)
-        if int(count.max()) + T > self.context:
-            raise ValueError(f"the trial is longer than the attention context of "
-                             f"{self.context} steps")
+        count, _, caches = self._unpack(h0)
         steps = torch.arange(T, device=x.device)
-        positions = count[:, None] + steps[None]                             # (B, T)
-        x = x.transpose(0, 1)                                                # (B, T, D)
-        shifted = torch.cat([previous[:, None], x[:, :-1]], dim=1)           # x_{t−1}
-        e = self.embed(torch.cat([x, shifted], -1)) + self.position(positions)
+        positions, x, e = self._embed_steps(x, h0)
         used = int(count.max())               # cache slots past every row's count are empty
         fresh = used == 0                     # a whole trial from its start: no cache to read
         if not fresh:
@@ -158,15 +166,9 @@ class CausalAttentionCore(nn.Module):
         """`forward` that writes each layer's new keys and values into the cache ``h`` first
         and then reads the cache's used slots as views: nothing of size ``context`` is copied."""
         T, B, _ = x.shape
-        count, previous, caches = self._unpack(h)
+        count, _, caches = self._unpack(h)
         end = int(count.max()) + T
-        if end > self.context:
-            raise ValueError(f"the trial is longer than the attention context of "
-                             f"{self.context} steps")
-        positions = count[:, None] + torch.arange(T, device=x.device)[None]    # (B, T)
-        x = x.transpose(0, 1)                                                # (B, T, D)
-        shifted = torch.cat([previous[:, None], x[:, :-1]], dim=1)           # x_{t−1}
-        e = self.embed(torch.cat([x, shifted], -1)) + self.position(positions)
+        positions, x, e = self._embed_steps(x, h)
         h[:, 0] = (count + T).to(h.dtype)
         h[:, 1:1 + self.input_size] = x[:, -1]
         # query i of row b (at position count_b + i) reads slots 0 … count_b + i
