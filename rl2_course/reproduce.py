@@ -228,11 +228,13 @@ def table1_json(rows: list[TableRow], seed: int) -> dict:
 @dataclass
 class MazeTableEntry:
     """One agent of Table 3 under one protocol: ``learned`` is the start protocol an RL² agent
-    was trained on (None for the random agent); ``metrics`` None: no such agent (yet)."""
+    was trained on (None for the random agent); ``metrics`` None: no such agent (yet);
+    ``aids``: the privileged training signals its checkpoint records (`signals.privileged_aids`)."""
 
     agent: str
     learned: str | None
     metrics: MazeMetrics | None
+    aids: tuple[str, ...] = ()
 
 
 @dataclass
@@ -263,6 +265,22 @@ def table3_rl2_agents(size: str, starts: str, learned: str) -> list:
     return agents
 
 
+def table3_training_aids(size: str, learned: str) -> tuple[str, ...]:
+    """The privileged training signals the pretrained agent of ``size`` trained on ``learned``
+    starts was trained with (its checkpoint's config)."""
+    from rl2_course.agents.checkpoint import read_checkpoint
+    from rl2_course.settings import pretrained_maze_checkpoint
+    from rl2_course.signals import privileged_aids
+
+    return privileged_aids(read_checkpoint(pretrained_maze_checkpoint(size, learned))["config"])
+
+
+def table3_agent_title(entry: MazeTableEntry) -> str:
+    """An agent's line title: RL² trained with privileged aids is labelled as such, never "RL²"."""
+    title = TABLE3_TITLES[entry.agent]
+    return title.replace("RL²", "RL² + privileged aids", 1) if entry.aids else title
+
+
 def reproduce_table3(trials: int | None = None, seed: int = 0, quick: bool = False,
                      settings=TABLE3_SETTINGS, progress: bool | None = None,
                      starts: tuple[str, ...] = TABLE3_STARTS) -> list[MazeTableRow]:
@@ -289,7 +307,8 @@ def reproduce_table3(trials: int | None = None, seed: int = 0, quick: bool = Fal
                     continue
                 results = evaluate_maze(size, agents, count, seed, starts=protocol,
                                         other_starts=True, progress=progress).results
-                entries += [MazeTableEntry(a.name, learned, results[a.name]) for a in agents]
+                aids = table3_training_aids(size, learned)
+                entries += [MazeTableEntry(a.name, learned, results[a.name], aids) for a in agents]
             rows.append(MazeTableRow(size, protocol, count, entries, missing))
     return rows
 
@@ -333,9 +352,10 @@ def table3_markdown(rows: list[MazeTableRow]) -> str:
         for row in (r for r in rows if r.starts == protocol):
             for e in row.entries:
                 learned = "—" if e.learned is None else f"{e.learned} starts"
+                learned += "".join(f"; {aid}" for aid in e.aids)
                 cells = ["—"] * len(TABLE3_COLUMNS) if e.metrics is None else _our_cells(e.metrics)
                 trials = "—" if e.metrics is None else str(row.trials)
-                lines.append(f"| {row.size} | {TABLE3_TITLES[e.agent]} | {learned} | {trials} | "
+                lines.append(f"| {row.size} | {table3_agent_title(e)} | {learned} | {trials} | "
                              + " | ".join(cells) + " |")
             if protocol == "same":
                 lines.append(f"| {row.size} | RL², paper | same starts | — | "
@@ -353,8 +373,20 @@ def table3_markdown(rows: list[MazeTableRow]) -> str:
         f"that reached the target within our time limit ({limits} decisions); improved: share "
         f"of trials whose second episode is shorter than the first (a failed episode counts as "
         f"the full limit). \"RL², paper\": the paper's numbers ({paper.CITATION}, Table 3), "
-        f"not ours." + (f" —: no number ({'; '.join(reasons)})." if reasons else ""))
+        f"not ours." + (f" —: no number ({'; '.join(reasons)})." if reasons else "")
+        + (TABLE3_AIDS_NOTE if any(e.aids for row in rows for e in row.entries) else ""))
     return "\n\n".join(blocks)
+
+
+#: Table 3's footnote where an agent was trained with privileged aids (`signals.privileged_aids`)
+TABLE3_AIDS_NOTE = (
+    " \"RL² + privileged aids\": an RL² agent whose training, not its play, used what its policy "
+    "never receives, listed after its protocol: an auxiliary head fitted to where on the maze's "
+    "map the agent and the target are, reward shaping by the distance to the target, or a "
+    "teacher who knows the maze (`rl2_course/signals.py`). Its checkpoint records the aids of "
+    "its last run; a warm start inherits those of the runs before it (the shipped small agent's "
+    "lineage also used reward shaping and a teacher: docs/maze.md). By the course's rule it is "
+    "not shown as plain RL².")
 
 
 def _missing_reasons(rows: list[MazeTableRow]) -> list[str]:
@@ -368,6 +400,7 @@ def table3_json(rows: list[MazeTableRow], seed: int) -> dict:
         {"size": r.size, "starts": r.starts, "cells": MAZE_SETTINGS[r.size].cells,
          "time_limit": MAZE_SETTINGS[r.size].time_limit, "trials": r.trials,
          "results": [{"agent": e.agent, "trained_starts": e.learned,
+                      "privileged_aids": list(e.aids),
                       "metrics": None if e.metrics is None else e.metrics.to_json()}
                      for e in r.entries],
          "paper": {"rl2": paper.TABLE3.get(r.size, {})} if r.starts == "same" else {},

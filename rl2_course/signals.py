@@ -255,5 +255,23 @@ def make_signals(values: dict[str, Any], gamma: float) -> list[TrainingSignal]:
     return signals
 
 
+def privileged_aids(config: dict[str, Any]) -> tuple[str, ...]:
+    """What a saved training config (a checkpoint's ``config``) used besides the return that the
+    policy never receives: each signal here reads the maze's map or the agent's position during
+    training. An agent trained with one is not plain RL² (tables label it), though it plays
+    from the environment's own inputs. Older checkpoints keep the settings at the top level."""
+    values = {**{k: config[k] for k in SIGNAL_FIELDS if config.get(k) is not None},
+              **(config.get("signals") or {})}
+    settings = SignalSettings.from_dict(values)
+    aids = []
+    if settings.aux_coef > 0:
+        aids.append(f"{settings.aux_task} auxiliary task")
+    if settings.shaping_coef > 0:
+        aids.append("reward shaping")
+    if settings.teacher_coef > 0:
+        aids.append("a teacher")
+    return tuple(aids)
+
+
 __all__ = ["AuxiliaryTask", "RewardShaping", "SIGNAL_FIELDS", "SignalSettings", "Teacher",
-           "TrainingSignal", "check_signals", "make_signals"]
+           "TrainingSignal", "check_signals", "make_signals", "privileged_aids"]

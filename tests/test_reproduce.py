@@ -172,3 +172,29 @@ def test_table3_fills_the_rl2_rows_from_pretrained_maze_checkpoints(monkeypatch,
         assert row.missing == {"random": "maze-small.pt was not trained with random starts"}
     assert table3_json(rows, seed=1)["rows"][0]["results"][1]["metrics"] is not None
     assert "| small | RL², memory wiped at episode 2 | same starts | 2 |" in table3_markdown(rows)
+
+
+def test_table3_labels_an_agent_trained_with_privileged_aids_never_plain_rl2():
+    """The course's rule: a teacher or privileged information gets its own label. The aids come
+    from the checkpoint's config (old flat fields or the newer ``signals``)."""
+    from rl2_course.reproduce import MazeTableEntry, MazeTableRow, table3_training_aids
+    from rl2_course.signals import privileged_aids
+
+    assert privileged_aids({"aux_coef": 0.5, "aux_task": "map", "teacher_coef": 0.0}) == (
+        "map auxiliary task",)
+    assert privileged_aids({"signals": {"shaping_coef": 0.1, "teacher_coef": 0.1}}) == (
+        "reward shaping", "a teacher")
+    assert privileged_aids({"signals": {}}) == () == privileged_aids({"aux_coef": None})
+    aided = ("map auxiliary task",)
+    row = MazeTableRow("small", "same", 2, [MazeTableEntry("rl2", "random", None, aided),
+                                            MazeTableEntry("rl2-forgetful", "random", None, aided),
+                                            MazeTableEntry("rl2", "same", None)])
+    text = table3_markdown([row])
+    assert "| small | RL² + privileged aids | random starts; map auxiliary task | — |" in text
+    assert ("| small | RL² + privileged aids, memory wiped at episode 2 | random starts; map "
+            "auxiliary task |") in text
+    assert "| small | RL² | same starts |" in text and "not shown as plain RL²" in text
+    assert "privileged aids\": an RL² agent" not in table3_markdown(
+        [MazeTableRow("small", "same", 2, [MazeTableEntry("rl2", "same", None)])])
+    # the shipped small agent learned with the map task (its lineage: docs/maze.md)
+    assert table3_training_aids("small", "random") == aided
