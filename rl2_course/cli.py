@@ -190,7 +190,8 @@ def _training_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--init-from", type=Path, default=None,
                         help="start from the weights of this checkpoint (same actions and "
                              "memory size; an attention memory may grow its context; e.g. an "
-                             "agent trained on shorter trials)")
+                             "agent trained on shorter trials); with --set init_parts=encoder only its "
+                             "observation encoder")
     parser.add_argument("--device", default="cpu",
                         help="cpu (default; bit-reproducible) or cuda (a GPU: faster, not "
                              "bit-reproducible)")

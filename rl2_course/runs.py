@@ -172,6 +172,8 @@ def check_config(config: Any) -> None:
             raise UsageError(f"{name} must be positive or None, got {getattr(config, name)}")
     if not 0.0 <= config.entropy_hold < 1.0:
         raise UsageError(f"entropy_hold is a share of the schedule in [0, 1), got {config.entropy_hold}")
+    if config.init_parts not in ("all", "encoder"):
+        raise UsageError(f"init_parts must be all or encoder, got {config.init_parts!r}")
     if config.cell not in CELLS or config.value_network not in VALUE_NETWORKS:
         raise UsageError(f"cell must be one of {', '.join(CELLS)} and value_network one of "
                          f"{', '.join(VALUE_NETWORKS)}; got {config.cell!r}, {config.value_network!r}")
@@ -299,8 +301,12 @@ def restore_run(path: Path, config: Any, env_spec: dict[str, Any], budget_fields
     return state
 
 
-def warm_start(model: RecurrentActorCritic, path: Path, period: int = 1) -> None:
+def warm_start(model: RecurrentActorCritic, path: Path, period: int = 1,
+               parts: str = "all") -> None:
     """Copy the weights of checkpoint ``path`` into ``model`` (same architecture required).
+
+    ``parts="encoder"`` copies only the observation encoder φ (same encoder required): a new
+    memory (a GRU for an attention core, say) and new heads learn over eyes another run trained.
 
     Only the weights travel: the optimizer, the schedules and the random streams start fresh,
     and the checkpoint's task family may differ (that is the point: a shorter trial length).
@@ -311,6 +317,18 @@ def warm_start(model: RecurrentActorCritic, path: Path, period: int = 1) -> None
     """
     payload = read_checkpoint(path)
     theirs, ours = payload["model_spec"], model.spec()
+    if parts == "encoder":
+        if (theirs.get("encoder"), theirs.get("observation_size")) != (
+                ours.get("encoder"), ours.get("observation_size")):
+            raise UsageError(f"--init-from {path} with init_parts=encoder: its encoder "
+                             f"{theirs.get('encoder')} does not fit this run's {ours.get('encoder')}")
+        encoder = {k[len("encoder."):]: v for k, v in payload["state_dict"].items()
+                   if k.startswith("encoder.")}
+        if not encoder:
+            raise UsageError(f"--init-from {path} with init_parts=encoder: it has no trained "
+                             f"encoder to copy (its observations feed the memory directly)")
+        model.encoder.load_state_dict(encoder)
+        return
     shape = lambda spec: {k: v for k, v in spec.items() if k not in ("aux_size", "context")}  # noqa: E731
     longer = (ours.get("cell") == "attention" and theirs.get("context", 0) <= ours["context"])
     if shape(theirs) != shape(ours) or (theirs.get("context") != ours.get("context") and not longer):

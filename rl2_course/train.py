@@ -95,8 +95,10 @@ class TrainConfig(RunConfig):
     num_threads: int = 1               # torch CPU threads (fixed, so runs are reproducible)
     device: str = "cpu"                # "cuda" trains on a GPU: faster, not bit-reproducible
     # warm start from another run's weights (same actions and memory size; an attention
-    # context may grow, `runs.warm_start`): a curriculum
+    # context may grow, `runs.warm_start`): a curriculum; init_parts="encoder" copies only
+    # the observation encoder φ, for a new memory over eyes another run already trained
     init_from: str | None = None
+    init_parts: str = "all"
     # budget (may differ between a run and its --resume)
     updates: int | None = None         # train until this many updates in total ...
     minutes: float | None = None       # ... or for this many minutes of training in total
@@ -435,7 +437,8 @@ def fresh_state(config: TrainConfig, warm: bool = True) -> RunState:
     if warm and config.init_from is not None:
         # one episode, in steps: what a longer attention context repeats (`runs.warm_start`)
         warm_start(model, Path(config.init_from),
-                   period=fam.trial_steps(config.task) // max(1, int(config.task.get("episodes", 1))))
+                   period=fam.trial_steps(config.task) // max(1, int(config.task.get("episodes", 1))),
+                   parts=config.init_parts)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, eps=1e-5)
     sampler = torch.Generator().manual_seed(
         int(np.random.SeedSequence([_TRAIN_TAG, config.seed, 1]).generate_state(1)[0]))

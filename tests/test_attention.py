@@ -157,3 +157,30 @@ def test_a_warm_start_grows_the_context_repeating_the_last_episodes_positions(tm
     torch.testing.assert_close(grown.model.gru.embed.weight, short.model.gru.embed.weight)
     with pytest.raises(UsageError, match="does not fit"):     # a shorter context is refused
         fresh_state(TrainConfig.for_mdp(1, init_from=str(short.checkpoint_path), **small))
+
+
+def test_init_parts_encoder_gives_a_new_memory_the_eyes_of_a_trained_agent():
+    """``--set init_parts=encoder``: the shipped GRU maze agent's CNN travels into an attention
+    core; the memory and heads keep their fresh, seeded weights."""
+    from rl2_course.agents.checkpoint import read_checkpoint
+    from rl2_course.settings import pretrained_maze_checkpoint, pretrained_mdp_checkpoint
+
+    shipped = pretrained_maze_checkpoint("small")
+    shape = dict(cell="attention", hidden_size=16, attention_heads=2)
+    fresh = fresh_state(TrainConfig.for_maze("small", **shape)).model
+    eyes = fresh_state(TrainConfig.for_maze("small", init_from=str(shipped), init_parts="encoder",
+                                            **shape)).model
+    theirs = read_checkpoint(shipped)["state_dict"]
+    for name, weight in eyes.encoder.state_dict().items():
+        torch.testing.assert_close(weight, theirs[f"encoder.{name}"])
+    for name, weight in eyes.state_dict().items():
+        if not name.startswith("encoder."):
+            torch.testing.assert_close(weight, fresh.state_dict()[name])
+    with pytest.raises(UsageError, match="does not fit"):       # the whole network would not
+        fresh_state(TrainConfig.for_maze("small", init_from=str(shipped), **shape))
+    small = dict(cell="attention", hidden_size=8, attention_heads=2)
+    with pytest.raises(UsageError, match="no trained encoder"):  # an MDP's encoder is the identity
+        fresh_state(TrainConfig.for_mdp(2, init_from=str(pretrained_mdp_checkpoint(10)),
+                                        init_parts="encoder", **small))
+    with pytest.raises(UsageError, match="init_parts must be"):
+        TrainConfig.for_mdp(2, init_parts="heads", **small).validate()
