@@ -92,6 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export", help="strip a training checkpoint for release")
     export.add_argument("source", type=Path, help="a training checkpoint (or its --out directory)")
     export.add_argument("destination", type=Path, help="where to write the small checkpoint")
+    export.add_argument("--episodes", type=int, default=None,
+                        help="grow an attention agent's context to trials of this many "
+                             "episodes (new positions repeat its last episode's), e.g. the "
+                             "n=10 MDP agent for n=50 trials, with no training")
     export.set_defaults(run=_export)
 
     reproduce = commands.add_parser("reproduce", help="reproduce a table of the paper")
@@ -255,6 +259,13 @@ def _export(args: argparse.Namespace) -> int:
     from rl2_course.agents.checkpoint import export_checkpoint
 
     source = args.source / "checkpoint.pt" if args.source.is_dir() else args.source
+    if args.episodes is not None:
+        from rl2_course.runs import grow_context
+
+        if args.destination.exists() and args.destination.resolve() == source.resolve():
+            raise UsageError(f"export would overwrite its source {source}; give another destination")
+        print(f"wrote {grow_context(source, args.destination, args.episodes)}")
+        return 0
     print(f"wrote {export_checkpoint(source, args.destination)}")
     return 0
 

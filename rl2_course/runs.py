@@ -348,6 +348,43 @@ def warm_start(model: RecurrentActorCritic, path: Path, period: int = 1,
         model.load_state_dict(shared, strict=False)
 
 
+def grow_context(source: Path, destination: Path, episodes: int) -> Path:
+    """Write ``source``'s attention agent, its context grown to trials of ``episodes`` episodes
+    of the same family, to ``destination``: the weights of a curriculum's next stage before
+    any training there (`warm_start`'s growth: the new positions repeat the last episode's).
+
+    The file records the longer task as its task family, so `evaluate` plays it there, and
+    ``extra["grown_from"]`` says what it was trained on; its training config is the source's.
+    """
+    from rl2_course.agents.checkpoint import MAX_SIZE, load_checkpoint
+
+    model, metadata = load_checkpoint(source)
+    spec, env_spec = model.spec(), dict(metadata["env_spec"])
+    if spec.get("cell") != "attention":
+        raise UsageError(f"export --episodes: {source} has a {spec.get('cell', 'gru')} memory; "
+                         f"only an attention memory has a context to grow")
+    trained = int(env_spec.get("episodes") or 0)
+    if env_spec.get("env") not in ("bandit", "mdp") or trained < 1:
+        raise UsageError(f"export --episodes: {source} was not trained on bandit or MDP trials")
+    if int(episodes) < trained:
+        raise UsageError(f"export --episodes {episodes}: {source} plays {trained} episodes per "
+                         f"trial; a context can grow, not shrink")
+    period = spec["context"] // trained             # steps per episode
+    if period * int(episodes) > MAX_SIZE:
+        raise UsageError(f"export --episodes {episodes}: a context of {period * int(episodes):,} "
+                         f"steps is more than a checkpoint may hold ({MAX_SIZE:,})")
+    grown_spec = {**spec, "context": period * int(episodes)}
+    grown = RecurrentActorCritic.from_spec(grown_spec)
+    state = dict(model.state_dict())
+    state["gru.position.weight"] = _repeat_last_positions(
+        state["gru.position.weight"], grown.gru.position.weight.detach(), period, source)
+    grown.load_state_dict(state)
+    extra = {k: v for k, v in (metadata["extra"] or {}).items() if k not in ("optimizer", "rng")}
+    extra["grown_from"] = {"checkpoint": Path(source).name, "episodes": trained}
+    return save_checkpoint(destination, grown, metadata["config"],
+                           {**env_spec, "episodes": int(episodes)}, extra)
+
+
 def _repeat_last_positions(old: torch.Tensor, fresh: torch.Tensor, period: int,
                            path: Path) -> torch.Tensor:
     """Position embeddings (C_new, H): ``old``'s C_old rows, then its last ``period`` rows

@@ -184,3 +184,30 @@ def test_init_parts_encoder_gives_a_new_memory_the_eyes_of_a_trained_agent():
                                         init_parts="encoder", **small))
     with pytest.raises(UsageError, match="init_parts must be"):
         TrainConfig.for_mdp(2, init_parts="heads", **small).validate()
+
+
+def test_export_episodes_grows_an_attention_agent_for_longer_trials(tmp_path, capsys):
+    """``export --episodes N``: the same weights, the context grown to N episodes (the new
+    positions repeat the last episode's), the file recording the longer task so that
+    evaluation plays it there and where it came from."""
+    from rl2_course.cli import main
+
+    small = dict(cell="attention", hidden_size=8, attention_heads=2, trials_per_update=4,
+                 updates=1, minibatch_size=2)
+    short = train(TrainConfig.for_mdp(2, **small), tmp_path / "n2", progress=False)   # context 20
+    assert main(["export", str(tmp_path / "n2"), str(tmp_path / "n3.pt"), "--episodes", "3"]) == 0
+    model, metadata = load_checkpoint(tmp_path / "n3.pt")
+    old = short.model.gru.position.weight.detach()
+    new = model.gru.position.weight.detach()
+    assert new.shape == (30, 8) and metadata["env_spec"]["episodes"] == 3
+    torch.testing.assert_close(new[:20], old)
+    torch.testing.assert_close(new[20:], old[10:20])
+    assert metadata["extra"]["grown_from"] == {"checkpoint": "checkpoint.pt", "episodes": 2}
+    assert np.isfinite(evaluate_mdp(3, ["rl2"], 4, seed=1, checkpoint=tmp_path / "n3.pt",
+                                    progress=False).results["rl2"].mean)
+    assert main(["export", str(tmp_path / "n3.pt"), str(tmp_path / "n1.pt"), "--episodes", "1"]) == 2
+    assert "grow, not shrink" in capsys.readouterr().err
+    gru = train(TrainConfig.for_mdp(2, hidden_size=8, trials_per_update=4, updates=1),
+                tmp_path / "gru", progress=False)
+    assert main(["export", str(gru.checkpoint_path), str(tmp_path / "g.pt"), "--episodes", "3"]) == 2
+    assert "only an attention memory" in capsys.readouterr().err
