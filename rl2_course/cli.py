@@ -262,8 +262,6 @@ def _export(args: argparse.Namespace) -> int:
     if args.episodes is not None:
         from rl2_course.runs import grow_context
 
-        if args.destination.exists() and args.destination.resolve() == source.resolve():
-            raise UsageError(f"export would overwrite its source {source}; give another destination")
         print(f"wrote {grow_context(source, args.destination, args.episodes)}")
         return 0
     print(f"wrote {export_checkpoint(source, args.destination)}")

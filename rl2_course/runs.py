@@ -356,8 +356,10 @@ def grow_context(source: Path, destination: Path, episodes: int) -> Path:
     The file records the longer task as its task family, so `evaluate` plays it there, and
     ``extra["grown_from"]`` says what it was trained on; its training config is the source's.
     """
-    from rl2_course.agents.checkpoint import MAX_SIZE, load_checkpoint
+    from rl2_course.agents.checkpoint import (MAX_SIZE, load_checkpoint, refuse_overwriting_source,
+                                              release_extra)
 
+    refuse_overwriting_source(source, destination)
     model, metadata = load_checkpoint(source)
     spec, env_spec = model.spec(), dict(metadata["env_spec"])
     if spec.get("cell") != "attention":
@@ -379,7 +381,7 @@ def grow_context(source: Path, destination: Path, episodes: int) -> Path:
     state["gru.position.weight"] = _repeat_last_positions(
         state["gru.position.weight"], grown.gru.position.weight.detach(), period, source)
     grown.load_state_dict(state)
-    extra = {k: v for k, v in (metadata["extra"] or {}).items() if k not in ("optimizer", "rng")}
+    extra = release_extra(metadata)
     extra["grown_from"] = {"checkpoint": Path(source).name, "episodes": trained}
     return save_checkpoint(destination, grown, metadata["config"],
                            {**env_spec, "episodes": int(episodes)}, extra)

@@ -188,11 +188,21 @@ def export_checkpoint(source: str | os.PathLike, destination: str | os.PathLike)
     """Copy a training checkpoint without its optimizer and RNG state (a small, release-ready
     file that evaluates exactly like the original but can no longer be resumed). Refuses to
     write over ``source`` itself: the run could never be resumed again."""
+    refuse_overwriting_source(source, destination)
+    payload = read_checkpoint(source)
+    model, metadata = load_checkpoint(source)
+    return save_checkpoint(destination, model, payload["config"], payload["env_spec"],
+                           release_extra(metadata))
+
+
+def refuse_overwriting_source(source: str | os.PathLike, destination: str | os.PathLike) -> None:
+    """An export writes a copy that cannot be resumed: never over the run's own checkpoint."""
     destination = Path(destination)
     if destination.exists() and destination.resolve() == Path(source).resolve():
         raise UsageError(f"export would overwrite its source {source} with a copy that cannot "
                          f"be resumed; give another destination")
-    payload = read_checkpoint(source)
-    model, metadata = load_checkpoint(source)
-    extra = {k: v for k, v in (metadata["extra"] or {}).items() if k not in _TRAINING_ONLY}
-    return save_checkpoint(destination, model, payload["config"], payload["env_spec"], extra)
+
+
+def release_extra(metadata: dict[str, Any]) -> dict[str, Any]:
+    """A checkpoint's ``extra`` without the training-only state (optimizer, random streams)."""
+    return {k: v for k, v in (metadata["extra"] or {}).items() if k not in _TRAINING_ONLY}
