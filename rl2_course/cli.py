@@ -93,9 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("source", type=Path, help="a training checkpoint (or its --out directory)")
     export.add_argument("destination", type=Path, help="where to write the small checkpoint")
     export.add_argument("--episodes", type=int, default=None,
-                        help="grow an attention agent's context to trials of this many "
-                             "episodes (new positions repeat its last episode's), e.g. the "
-                             "n=10 MDP agent for n=50 trials, with no training")
+                        help="make the agent play trials of this many episodes, with no "
+                             "training: an attention context grows (new positions repeat its "
+                             "last episode's), a GRU is copied; e.g. the n=10 MDP agent for "
+                             "n=50 trials")
     export.set_defaults(run=_export)
 
     reproduce = commands.add_parser("reproduce", help="reproduce a table of the paper")

@@ -349,9 +349,10 @@ def warm_start(model: RecurrentActorCritic, path: Path, period: int = 1,
 
 
 def grow_context(source: Path, destination: Path, episodes: int) -> Path:
-    """Write ``source``'s attention agent, its context grown to trials of ``episodes`` episodes
-    of the same family, to ``destination``: the weights of a curriculum's next stage before
-    any training there (`warm_start`'s growth: the new positions repeat the last episode's).
+    """Write ``source``'s agent, made to play trials of ``episodes`` episodes of the same
+    family, to ``destination``: the weights of a curriculum's next stage before any training
+    there. An attention memory's context grows (`warm_start`'s growth: the new positions
+    repeat the last episode's); a GRU has no context, so its weights are copied unchanged.
 
     The file records the longer task as its task family, so `evaluate` plays it there, and
     ``extra["grown_from"]`` says what it was trained on; its training config is the source's.
@@ -362,25 +363,24 @@ def grow_context(source: Path, destination: Path, episodes: int) -> Path:
     refuse_overwriting_source(source, destination)
     model, metadata = load_checkpoint(source)
     spec, env_spec = model.spec(), dict(metadata["env_spec"])
-    if spec.get("cell") != "attention":
-        raise UsageError(f"export --episodes: {source} has a {spec.get('cell', 'gru')} memory; "
-                         f"only an attention memory has a context to grow")
     trained = int(env_spec.get("episodes") or 0)
     if env_spec.get("env") not in ("bandit", "mdp") or trained < 1:
         raise UsageError(f"export --episodes: {source} was not trained on bandit or MDP trials")
     if int(episodes) < trained:
         raise UsageError(f"export --episodes {episodes}: {source} plays {trained} episodes per "
                          f"trial; a context can grow, not shrink")
-    period = spec["context"] // trained             # steps per episode
-    if period * int(episodes) > MAX_SIZE:
-        raise UsageError(f"export --episodes {episodes}: a context of {period * int(episodes):,} "
-                         f"steps is more than a checkpoint may hold ({MAX_SIZE:,})")
-    grown_spec = {**spec, "context": period * int(episodes)}
-    grown = RecurrentActorCritic.from_spec(grown_spec)
-    state = dict(model.state_dict())
-    state["gru.position.weight"] = _repeat_last_positions(
-        state["gru.position.weight"], grown.gru.position.weight.detach(), period, source)
-    grown.load_state_dict(state)
+    grown = model
+    if spec.get("cell") == "attention":
+        period = spec["context"] // trained             # steps per episode
+        if period * int(episodes) > MAX_SIZE:
+            raise UsageError(f"export --episodes {episodes}: a context of "
+                             f"{period * int(episodes):,} steps is more than a checkpoint may "
+                             f"hold ({MAX_SIZE:,})")
+        grown = RecurrentActorCritic.from_spec({**spec, "context": period * int(episodes)})
+        state = dict(model.state_dict())
+        state["gru.position.weight"] = _repeat_last_positions(
+            state["gru.position.weight"], grown.gru.position.weight.detach(), period, source)
+        grown.load_state_dict(state)
     extra = release_extra(metadata)
     extra["grown_from"] = {"checkpoint": Path(source).name, "episodes": trained}
     return save_checkpoint(destination, grown, metadata["config"],

@@ -188,8 +188,8 @@ def test_init_parts_encoder_gives_a_new_memory_the_eyes_of_a_trained_agent():
 
 def test_export_episodes_grows_an_attention_agent_for_longer_trials(tmp_path, capsys):
     """``export --episodes N``: the same weights, the context grown to N episodes (the new
-    positions repeat the last episode's), the file recording the longer task so that
-    evaluation plays it there and where it came from."""
+    positions repeat the last episode's; a GRU has none to grow), the file recording the
+    longer task so that evaluation plays it there and where it came from."""
     from rl2_course.cli import main
 
     small = dict(cell="attention", hidden_size=8, attention_heads=2, trials_per_update=4,
@@ -209,5 +209,8 @@ def test_export_episodes_grows_an_attention_agent_for_longer_trials(tmp_path, ca
     assert "grow, not shrink" in capsys.readouterr().err
     gru = train(TrainConfig.for_mdp(2, hidden_size=8, trials_per_update=4, updates=1),
                 tmp_path / "gru", progress=False)
-    assert main(["export", str(gru.checkpoint_path), str(tmp_path / "g.pt"), "--episodes", "3"]) == 2
-    assert "only an attention memory" in capsys.readouterr().err
+    assert main(["export", str(gru.checkpoint_path), str(tmp_path / "g.pt"), "--episodes", "3"]) == 0
+    retargeted, metadata = load_checkpoint(tmp_path / "g.pt")   # a GRU: nothing to grow
+    assert metadata["env_spec"]["episodes"] == 3 and metadata["extra"]["grown_from"]["episodes"] == 2
+    for name, tensor in gru.model.state_dict().items():
+        torch.testing.assert_close(retargeted.state_dict()[name], tensor)
