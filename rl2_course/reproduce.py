@@ -86,6 +86,9 @@ class TableRow:
     arms: int | None               # None for MDPs (always the paper's 10 states, 5 actions)
     evaluation: Evaluation
     missing: dict[str, str] = field(default_factory=dict)   # agent -> why it has no number
+    # agent -> the episodes per trial it was trained on, where that is fewer than the row's
+    # (an agent made for longer trials by `export --episodes`, with no training there)
+    trained_episodes: dict[str, int] = field(default_factory=dict)
 
     def not_worse(self) -> set[str]:
         """Agents whose paired difference to the row's best is within 2 standard errors."""
@@ -110,6 +113,13 @@ def available_agents(names, make) -> tuple[list, dict[str, str]]:
         except UsageError as err:
             missing[name] = str(err)
     return agents, missing
+
+
+def shorter_trials(agents) -> dict[str, int]:
+    """Agent name -> episodes per trial it was trained on, for the RL² agents whose file was
+    made for longer trials without training there (`RL2Agent.trained_episodes`)."""
+    return {a.name: a.trained_episodes for a in agents
+            if getattr(a, "trained_episodes", None) is not None}
 
 
 def _check_trials(trials: int | None) -> None:
@@ -146,7 +156,7 @@ def reproduce_table1(trials: int | None = None, seed: int = 0, quick: bool = Fal
         count = trials or (QUICK_TRIALS[n] if quick else 1000)
         agents, missing = available_agents(TABLE1_AGENTS, lambda name: make_bandit_agent(name, k, n))
         rows.append(TableRow(n, k, evaluate_bandit(k, n, agents, count, seed, progress=progress),
-                             missing))
+                             missing, shorter_trials(agents)))
     return rows
 
 
@@ -161,7 +171,8 @@ def reproduce_table2(trials: int | None = None, seed: int = 0, quick: bool = Fal
     for n in settings:
         count = trials or (QUICK_TRIALS_MDP[n] if quick else 1000)
         agents, missing = available_agents(TABLE2_AGENTS, lambda name: make_mdp_agent(name, n))
-        rows.append(TableRow(n, None, evaluate_mdp(n, agents, count, seed, progress=progress), missing))
+        rows.append(TableRow(n, None, evaluate_mdp(n, agents, count, seed, progress=progress),
+                             missing, shorter_trials(agents)))
     return rows
 
 
@@ -200,13 +211,18 @@ def _markdown(rows: list[TableRow], agents, titles: dict[str, str], published_fo
                 continue
             digits = 2 if result.mean < 10 else 1
             text = f"{result.mean:.{digits}f} ± {result.stderr:.{digits}f}"
+            if agent in row.trained_episodes:
+                text += f" †{row.trained_episodes[agent]}"
             cells.append((f"**{text}**" if agent in bold else text) + ref)
         lines.append(f"| {label(row)} | {row.evaluation.trials} | " + " | ".join(cells) + " |")
     lines.append("")
+    shorter = ("†N: trained on trials of N episodes only, and played here unchanged (`export "
+               "--episodes`: an attention memory's context grown, a GRU's weights copied). "
+               if any(row.trained_episodes for row in rows) else "")
     lines.append(f"Mean total reward ± standard error; in parentheses the paper's number "
                  f"({paper.CITATION}, 1000 trials, no error bars). Bold: not significantly "
                  f"different from the row's best (paired difference within 2 standard errors). "
-                 + missing_note)
+                 + shorter + missing_note)
     return "\n".join(lines)
 
 
@@ -214,14 +230,16 @@ def table2_json(rows: list[TableRow], seed: int) -> dict:
     return {"table": "table2", "seed": seed, "rows": [
         {"episodes": r.episodes, "trials": r.evaluation.trials,
          "results": r.evaluation.to_json()["results"], "paper": paper.TABLE2.get(r.episodes, {}),
-         "missing": r.missing} for r in rows]}
+         "missing": r.missing,
+         "trained_episodes": r.trained_episodes} for r in rows]}
 
 
 def table1_json(rows: list[TableRow], seed: int) -> dict:
     return {"table": "table1", "seed": seed, "rows": [
         {"episodes": r.episodes, "arms": r.arms, "trials": r.evaluation.trials,
          "results": r.evaluation.to_json()["results"],
-         "paper": paper.TABLE1.get((r.episodes, r.arms), {}), "missing": r.missing}
+         "paper": paper.TABLE1.get((r.episodes, r.arms), {}), "missing": r.missing,
+         "trained_episodes": r.trained_episodes}
         for r in rows]}
 
 

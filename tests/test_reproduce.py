@@ -15,6 +15,7 @@ from rl2_course.evaluate import evaluate_bandit
 from rl2_course.reproduce import (TABLE1_AGENTS, TABLE2_AGENTS, reproduce_table1, reproduce_table2,
                                   reproduce_table3, table1_json, table1_markdown, table2_json,
                                   table2_markdown, table3_json, table3_markdown, write_outputs)
+from rl2_course.runs import grow_context
 from rl2_course.train import TrainConfig, train
 
 
@@ -57,6 +58,13 @@ def test_a_table2_row_has_every_baseline_the_papers_numbers_and_rl2_from_a_check
     assert "RL² (GRU) | RL² (attention) |" in text
     assert table2_json(rows, seed=2)["rows"][0]["paper"] == paper.TABLE2[10]
     assert table2_markdown(reproduce_table2(trials=60, seed=2, settings=[10, 2])) == text
+    assert "†" not in text and table2_json(rows, seed=2)["rows"][1]["trained_episodes"] == {}
+    # an agent made for longer trials without training there is marked with what it trained on
+    grow_context(tmp_path / "run" / "checkpoint.pt", tmp_path / "assets" / "checkpoints" / "mdp-n3.pt", 3)
+    grown = reproduce_table2(trials=20, seed=2, settings=[3])
+    text = table2_markdown(grown)
+    assert " †2" in text and "†N: trained on trials of N episodes only" in text
+    assert table2_json(grown, seed=2)["rows"][0]["trained_episodes"] == {"rl2": 2}
 
 
 def test_outputs_are_written_and_an_unusable_directory_is_refused(tmp_path):

@@ -59,6 +59,9 @@ class RL2Agent:
         # evaluation reads the maze's start protocol from it to label the agent's numbers
         self.trained_on: dict[str, Any] | None = None
         self.source: Path | None = None
+        # episodes per trial its weights were trained on, where its file was made for longer
+        # trials without training there (`export --episodes`, ``extra["grown_from"]``)
+        self.trained_episodes: int | None = None
 
     def initial_state(self, num_tasks: int,
                       seed: int | np.random.SeedSequence | None = None) -> RL2State:
@@ -112,6 +115,9 @@ class RL2Agent:
         model, metadata = load_checkpoint(path, expected_env_spec=expected)
         agent = cls(model, **kwargs)
         agent.trained_on, agent.source = dict(metadata["env_spec"]), Path(path)
+        grown = metadata["extra"].get("grown_from")
+        if isinstance(grown, dict) and isinstance(grown.get("episodes"), int):
+            agent.trained_episodes = grown["episodes"]
         return agent
 
     def __repr__(self) -> str:
