@@ -115,7 +115,7 @@ def available_agents(names, make) -> tuple[list, dict[str, str]]:
     return agents, missing
 
 
-def shorter_trials(agents) -> dict[str, int]:
+def shorter_trials(agents: list) -> dict[str, int]:
     """Agent name -> episodes per trial it was trained on, for the RL² agents whose file was
     made for longer trials without training there (`RL2Agent.trained_episodes`)."""
     return {a.name: a.trained_episodes for a in agents
