@@ -115,11 +115,12 @@ def available_agents(names, make) -> tuple[list, dict[str, str]]:
     return agents, missing
 
 
-def shorter_trials(agents: list) -> dict[str, int]:
+def shorter_trials(agents: list, episodes: int) -> dict[str, int]:
     """Agent name -> episodes per trial it was trained on, for the RL² agents whose file was
-    made for longer trials without training there (`RL2Agent.trained_episodes`)."""
+    made for trials of ``episodes`` without training on trials that long
+    (`RL2Agent.trained_episodes`)."""
     return {a.name: a.trained_episodes for a in agents
-            if getattr(a, "trained_episodes", None) is not None}
+            if (getattr(a, "trained_episodes", None) or episodes) < episodes}
 
 
 def _check_trials(trials: int | None) -> None:
@@ -156,7 +157,7 @@ def reproduce_table1(trials: int | None = None, seed: int = 0, quick: bool = Fal
         count = trials or (QUICK_TRIALS[n] if quick else 1000)
         agents, missing = available_agents(TABLE1_AGENTS, lambda name: make_bandit_agent(name, k, n))
         rows.append(TableRow(n, k, evaluate_bandit(k, n, agents, count, seed, progress=progress),
-                             missing, shorter_trials(agents)))
+                             missing, shorter_trials(agents, n)))
     return rows
 
 
@@ -172,7 +173,7 @@ def reproduce_table2(trials: int | None = None, seed: int = 0, quick: bool = Fal
         count = trials or (QUICK_TRIALS_MDP[n] if quick else 1000)
         agents, missing = available_agents(TABLE2_AGENTS, lambda name: make_mdp_agent(name, n))
         rows.append(TableRow(n, None, evaluate_mdp(n, agents, count, seed, progress=progress),
-                             missing, shorter_trials(agents)))
+                             missing, shorter_trials(agents, n)))
     return rows
 
 
