@@ -63,6 +63,12 @@ BYTES_PER_ROLLOUT_UNIT = 16
 #: per GRU unit, step and trial in a PPO minibatch: the activations kept for backpropagation
 #: (the gates, the candidate and the state; measured 50–100 B with whole trials of 500 steps)
 BYTES_PER_UNIT_STEP = 64
+#: per attention unit, layer, step and trial in a PPO minibatch: the layer's activations kept
+#: for backpropagation (norms, queries, keys, values, the read and the MLP's four-fold width;
+#: torch's CPU attention kernel keeps no step-by-step score matrix). Measured 160–220 B from
+#: the peak memory of one update of MDP n = 25 and n = 100 (H = 64, 2 layers, minibatches of 32
+#: whole trials of 250 and 1,000 steps) less that of the interpreter with torch imported
+BYTES_PER_ATTENTION_UNIT_STEP = 192
 
 
 class MemoryLimit(NamedTuple):
@@ -194,25 +200,52 @@ def network_parameters(input_size: int, hidden_size: int, actions: int, *, cores
 
 def training_bytes(*, input_size: int, actions: int, hidden_size: int, trials_per_update: int,
                    steps_per_trial: int, segment_length: int | None, minibatches: int,
-                   minibatch_size: int | None, cores: int = 1, extra_outputs: int = 0) -> int:
+                   minibatch_size: int | None, cores: int = 1, extra_outputs: int = 0,
+                   attention: dict[str, int] | None = None) -> int:
     """Peak memory of one PPO update (`train.collect_trials` then `train.ppo_update`): the
     network with its gradients and Adam's moments, the batch of whole trials (every input
     and a few numbers per step, and its copy cut into BPTT segments), and the activations a
-    minibatch keeps for backpropagation."""
+    minibatch keeps for backpropagation. ``attention`` is an attention core's shape
+    (``context``, ``attention_layers``, ``attention_heads``; `runs.RunConfig.attention_shape`),
+    None for a GRU: its state is a cache of keys and values over the whole context, and each
+    layer keeps its activations for backpropagation."""
     H, B, T = int(hidden_size), int(trials_per_update), int(steps_per_trial)
     L = T if segment_length is None else min(int(segment_length), T)
     segments = math.ceil(T / L)
-    network = BYTES_PER_TRAINED_PARAMETER * network_parameters(
-        input_size, H, actions, cores=cores, extra_outputs=extra_outputs)
-    # every step's input and ten numbers (action, log-probability, value, ...), in the batch
-    # and in its copy cut into segments, and the rollout's GRU states
-    per_step = 2 * (4 * int(input_size) + 4 * 10) + H * BYTES_PER_ROLLOUT_UNIT
-    batch = B * T * per_step + B * segments * H * 4
     columns = B * segments
     per_minibatch = (math.ceil(columns / max(1, int(minibatches))) if minibatch_size is None
                      else min(columns, int(minibatch_size)))
-    activations = per_minibatch * L * (int(cores) * H * BYTES_PER_UNIT_STEP + 6 * 4 * int(actions))
+    per_step = 2 * (4 * int(input_size) + 4 * 10)
+    head_activations = 6 * 4 * int(actions)
+    if attention is None:
+        network = BYTES_PER_TRAINED_PARAMETER * network_parameters(
+            input_size, H, actions, cores=cores, extra_outputs=extra_outputs)
+        # every step's input and ten numbers (action, log-probability, value, ...), in the
+        # batch and in its copy cut into segments, and the rollout's GRU states
+        batch = B * T * (per_step + H * BYTES_PER_ROLLOUT_UNIT) + B * segments * H * 4
+        activations = per_minibatch * L * (int(cores) * H * BYTES_PER_UNIT_STEP + head_activations)
+        return network + batch + activations
+    layers, context = int(attention["attention_layers"]), int(attention["context"])
+    network = BYTES_PER_TRAINED_PARAMETER * attention_parameters(
+        input_size, H, actions, layers, context, cores=cores, extra_outputs=extra_outputs)
+    state = 4 * (1 + int(input_size) + 2 * layers * context * H)
+    # the rollout's caches and the copy recorded at each segment's start; a minibatch's
+    # column states and the copy `forward` writes its new keys and values into
+    batch = B * T * per_step + B * state + columns * state
+    activations = (per_minibatch * L * (int(cores) * layers * H * BYTES_PER_ATTENTION_UNIT_STEP
+                                        + head_activations) + 2 * per_minibatch * state)
     return network + batch + activations
+
+
+def attention_parameters(input_size: int, hidden_size: int, actions: int, layers: int,
+                         context: int, *, cores: int = 1, extra_outputs: int = 0) -> int:
+    """Parameters of a `RecurrentActorCritic` on attention cores (about): per core the input
+    projection of [x_t | x_{t−1}], a position embedding per context step, and per layer the
+    queries, keys, values, output and a four-fold MLP; the same heads as `network_parameters`."""
+    H = int(hidden_size)
+    core = 2 * int(input_size) * H + int(context) * H + int(layers) * 12 * H * H
+    outputs = int(actions) + 1 + int(extra_outputs)
+    return int(cores) * core + (H + 1) * outputs
 
 
 # -- where the limit comes from ------------------------------------------------------------------
@@ -306,6 +339,6 @@ def _gigabytes(size: int) -> str:
 
 
 __all__ = ["FALLBACK_MEMORY", "MAX_TRIAL_STEPS", "MemoryLimit", "SEED_LIMIT",
-           "available_memory", "bandit_evaluation_bytes", "check_memory", "check_seed",
+           "attention_parameters", "available_memory", "bandit_evaluation_bytes", "check_memory", "check_seed",
            "check_trial_steps", "evaluation_bytes", "gittins_table_bytes", "mdp_evaluation_bytes",
            "memory_limit", "network_parameters", "training_bytes"]

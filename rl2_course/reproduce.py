@@ -284,14 +284,12 @@ def table3_rl2_agents(size: str, starts: str, learned: str) -> list:
     return agents
 
 
-def table3_training_aids(size: str, learned: str) -> tuple[str, ...]:
-    """The privileged training signals the pretrained agent of ``size`` trained on ``learned``
-    starts was trained with (its checkpoint's config)."""
-    from rl2_course.agents.checkpoint import read_checkpoint
-    from rl2_course.settings import pretrained_maze_checkpoint
+def table3_training_aids(agents: list) -> tuple[str, ...]:
+    """The privileged training signals the pretrained agents of one file (`table3_rl2_agents`)
+    were trained with, read from the config their checkpoint records."""
     from rl2_course.signals import privileged_aids
 
-    return privileged_aids(read_checkpoint(pretrained_maze_checkpoint(size, learned))["config"])
+    return privileged_aids(agents[0].training_config)
 
 
 def table3_agent_title(entry: MazeTableEntry) -> str:
@@ -326,7 +324,7 @@ def reproduce_table3(trials: int | None = None, seed: int = 0, quick: bool = Fal
                     continue
                 results = evaluate_maze(size, agents, count, seed, starts=protocol,
                                         other_starts=True, progress=progress).results
-                aids = table3_training_aids(size, learned)
+                aids = table3_training_aids(agents)
                 entries += [MazeTableEntry(a.name, learned, results[a.name], aids) for a in agents]
             rows.append(MazeTableRow(size, protocol, count, entries, missing))
     return rows

@@ -214,9 +214,13 @@ def check_training_fits(config: Any) -> None:
         hidden_size=config.hidden_size, trials_per_update=config.trials_per_update,
         steps_per_trial=fam.trial_steps(config.task), segment_length=config.bptt_length,
         minibatches=config.minibatches, minibatch_size=config.minibatch_size,
-        cores=2 if config.value_network == "separate" else 1)
+        cores=2 if config.value_network == "separate" else 1,
+        attention=config.attention_shape() or None)
+    shape = config.attention_shape()
+    context = f", an attention context of {shape['context']:,} steps" if shape else ""
     check_memory(needed, f"training on {fam.describe(config.task)} with hidden_size="
-                         f"{config.hidden_size:,}, trials_per_update={config.trials_per_update:,}")
+                         f"{config.hidden_size:,}, trials_per_update={config.trials_per_update:,}"
+                         + context)
 
 
 def parse_settings(items: list[str], config_type: type) -> dict[str, Any]:

@@ -185,7 +185,8 @@ def test_table3_fills_the_rl2_rows_from_pretrained_maze_checkpoints(monkeypatch,
 def test_table3_labels_an_agent_trained_with_privileged_aids_never_plain_rl2():
     """The course's rule: a teacher or privileged information gets its own label. The aids come
     from the checkpoint's config (old flat fields or the newer ``signals``)."""
-    from rl2_course.reproduce import MazeTableEntry, MazeTableRow, table3_training_aids
+    from rl2_course.reproduce import (MazeTableEntry, MazeTableRow, table3_rl2_agents,
+                                      table3_training_aids)
     from rl2_course.signals import privileged_aids
 
     assert privileged_aids({"aux_coef": 0.5, "aux_task": "map", "teacher_coef": 0.0}) == (
@@ -205,4 +206,4 @@ def test_table3_labels_an_agent_trained_with_privileged_aids_never_plain_rl2():
     assert "privileged aids\": an RL² agent" not in table3_markdown(
         [MazeTableRow("small", "same", 2, [MazeTableEntry("rl2", "same", None)])])
     # the shipped small agent learned with the map task (its lineage: docs/maze.md)
-    assert table3_training_aids("small", "random") == aided
+    assert table3_training_aids(table3_rl2_agents("small", "same", "random")) == aided

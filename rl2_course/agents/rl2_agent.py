@@ -62,6 +62,9 @@ class RL2Agent:
         # episodes per trial its weights were trained on, where its file was made for longer
         # trials without training there (`export --episodes`, ``extra["grown_from"]``)
         self.trained_episodes: int | None = None
+        # the training config its checkpoint records (set by `from_checkpoint`): tables read
+        # from it whether the agent learned with privileged aids (`signals.privileged_aids`)
+        self.training_config: dict[str, Any] | None = None
 
     def initial_state(self, num_tasks: int,
                       seed: int | np.random.SeedSequence | None = None) -> RL2State:
@@ -115,6 +118,7 @@ class RL2Agent:
         model, metadata = load_checkpoint(path, expected_env_spec=expected)
         agent = cls(model, **kwargs)
         agent.trained_on, agent.source = dict(metadata["env_spec"]), Path(path)
+        agent.training_config = dict(metadata["config"])
         grown = metadata["extra"].get("grown_from")
         if isinstance(grown, dict) and isinstance(grown.get("episodes"), int):
             agent.trained_episodes = grown["episodes"]
