@@ -333,14 +333,17 @@ def warm_start(model: RecurrentActorCritic, path: Path, period: int = 1,
                              f"encoder to copy (its observations feed the memory directly)")
         model.encoder.load_state_dict(encoder)
         return
-    shape = lambda spec: {k: v for k, v in spec.items() if k not in ("aux_size", "context")}  # noqa: E731
+    # an initial value (the gates' bias) is no part of the shape: the copied weights replace it
+    ignored = ("aux_size", "context", "update_gate_bias")
+    mine, yours = ({k: v for k, v in spec.items() if k not in ignored} for spec in (theirs, ours))
     longer = (ours.get("cell") == "attention" and theirs.get("context", 0) <= ours["context"])
-    if shape(theirs) != shape(ours) or (theirs.get("context") != ours.get("context") and not longer):
-        raise UsageError(f"--init-from {path}: its network ({theirs.get('num_actions')} actions, "
-                         f"{theirs.get('hidden_size')} {theirs.get('cell', 'gru')} units, context "
-                         f"{theirs.get('context', 0)}) does not fit this run's "
-                         f"({ours['num_actions']} actions, {ours['hidden_size']} "
-                         f"{ours.get('cell', 'gru')} units, context {ours.get('context', 0)})")
+    differing = [k for k in dict.fromkeys([*mine, *yours]) if mine.get(k) != yours.get(k)]
+    if theirs.get("context") != ours.get("context") and not longer:
+        differing.append("context")
+    if differing:
+        raise UsageError(f"--init-from {path}: its network does not fit this run's: "
+                         + "; ".join(f"{k} {theirs.get(k)!r} there, {ours.get(k)!r} here"
+                                     for k in differing))
     state = dict(payload["state_dict"])
     if theirs.get("context") != ours.get("context"):
         state["gru.position.weight"] = _repeat_last_positions(

@@ -230,9 +230,15 @@ def test_init_from_starts_at_another_runs_weights_and_refuses_another_network(tm
     resumed = train(dataclasses.replace(warm_config, updates=2), tmp_path / "warm", resume=True,
                     progress=False)
     assert resumed.updates == 2
-    with pytest.raises(UsageError, match="moved.pt.*does not fit"):
+    with pytest.raises(UsageError, match="moved.pt.*does not fit.*hidden_size 8 there, 16 here"):
         train(TrainConfig.for_bandit(3, 9, init_from=str(tmp_path / "moved.pt"), updates=1,
                                      **{**longer, "hidden_size": 16}), tmp_path / "bigger", progress=False)
+    # the gates' initial bias is an initial value, which the copied weights replace: the
+    # agents of the issue-26 recipe (bias 2) warm-start runs of the default recipe
+    held = train(TrainConfig.for_bandit(3, 5, update_gate_bias=2.0, updates=1, **longer),
+                 tmp_path / "held", progress=False)
+    regrown = fresh_state(TrainConfig.for_bandit(3, 9, init_from=str(held.checkpoint_path), **longer))
+    assert distance(params(regrown.model), params(held.model)) == 0.0
     with pytest.raises(UsageError, match="nowhere.pt"):
         train(TrainConfig.for_bandit(3, 9, init_from=str(tmp_path / "nowhere.pt"), updates=1, **longer),
               tmp_path / "x", progress=False)
