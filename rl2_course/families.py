@@ -198,7 +198,8 @@ def _maze_evaluate(task: Task, agents, trials: int, seed: int, **options: Any):
 
 MAZE = TaskFamily(
     name="maze", title="random ViZDoom mazes, 2 episodes per trial (Table 3)",
-    arguments=(Argument("size", str, "small: 5×5 cells; large: 9×9 cells",
+    arguments=(Argument("size", str, "small: 5×5 cells; large: 9×9 cells; the paper's mazes: "
+                        "paper-small 3×3, paper-large 5×5 (it counts the walls: 5×5, 9×9)",
                         choices=tuple(maze_env.MAZE_SIZES)),),
     check=_maze_check,
     training_defaults=lambda t: maze_training_setting(t["size"]),

@@ -77,7 +77,7 @@ TABLE3_STARTS_TITLES = {
 #: trials per maze size and protocol with --quick: a random agent's trial is up to 1,000
 #: (small) or 3,000 (large) decisions, about 2,500 a second with rendering, so both sizes
 #: under both protocols take several minutes
-QUICK_TRIALS_MAZE = {"small": 64, "large": 32}
+QUICK_TRIALS_MAZE = {"small": 64, "large": 32, "paper-small": 64, "paper-large": 32}
 
 
 @dataclass

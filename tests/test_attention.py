@@ -215,18 +215,3 @@ def test_export_episodes_grows_an_attention_agent_for_longer_trials(tmp_path, ca
     for name, tensor in gru.model.state_dict().items():
         torch.testing.assert_close(retargeted.state_dict()[name], tensor)
 
-
-def test_training_memory_of_an_attention_core_counts_its_cache_and_layers():
-    """The pre-flight memory check (`limits.training_bytes`) models an attention core, not a
-    GRU of the same width: its state is a key/value cache over the whole context, so a longer
-    context costs memory in proportion, and every layer keeps its own activations."""
-    from rl2_course.limits import training_bytes
-
-    trial = dict(input_size=17, actions=5, hidden_size=64, trials_per_update=64,
-                 steps_per_trial=1000, segment_length=None, minibatches=4, minibatch_size=32)
-    shape = dict(context=1000, attention_layers=2, attention_heads=4)
-    one, two = (training_bytes(**trial, attention={**shape, "context": c}) for c in (1000, 2000))
-    four = training_bytes(**trial, attention={**shape, "context": 4000})
-    assert four - two == pytest.approx(2 * (two - one), rel=1e-3)       # linear in the context
-    deeper = training_bytes(**trial, attention={**shape, "attention_layers": 4})
-    assert deeper > one > training_bytes(**trial)                       # the GRU's estimate

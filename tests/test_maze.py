@@ -448,3 +448,30 @@ def test_the_start_protocol_travels_in_the_checkpoint_spec_and_a_mismatch_is_ref
     assert trained_starts(other.trained_on) == "same" and other.forget_between_episodes
     with pytest.raises(UsageError, match="start protocol"):
         TrainConfig.for_maze("small", starts="nearby").validate()
+
+
+def test_the_papers_sizes_have_its_rooms_time_limits_and_step_penalty(tmp_path):
+    """``paper-small`` and ``paper-large`` are the first author's mazes: 3 × 3 and 5 × 5 rooms
+    (Prim's ``size`` 3 and 5), 250 and 1,000 decisions, −0.01 a tic = −0.04 a decision; an
+    agent trained on one size is refused on another, since it also reads the step penalty."""
+    from rl2_course.envs import make_maze_trials
+    from rl2_course.evaluate_maze import make_maze_agent
+    from rl2_course.train import TrainConfig, train
+
+    for size, cells, limit in (("paper-small", 3, 250), ("paper-large", 5, 1000)):
+        trials = make_maze_trials(size, 2)
+        try:
+            trials.reset(seed=3)
+            env = trials.task_env
+            assert [m.open.shape for m in env.mazes] == [(2 * cells + 1, 2 * cells + 1)] * 2
+            assert env.time_limit == limit and env.start_protocol == "same"
+            _, reward, *_ = trials.step(np.array([LEFT, LEFT]))        # a turn bumps nothing
+            assert reward.tolist() == pytest.approx([-0.04, -0.04])
+        finally:
+            trials.close()
+    config = TrainConfig.for_maze("paper-small", updates=1, trials_per_update=2, time_limit=3,
+                                  hidden_size=8, bptt_length=4)
+    train(config, tmp_path, progress=False)
+    assert make_maze_agent("rl2", "paper-small", checkpoint=tmp_path).trained_on["size"] == "paper-small"
+    with pytest.raises(UsageError, match="paper-small"):
+        make_maze_agent("rl2", "small", checkpoint=tmp_path)

@@ -32,14 +32,16 @@ def make_maze_trials(size: str = "small", num_tasks: int = 1, *, time_limit: int
                      walls: str | None = None, starts: str | None = None,
                      episodes: int | None = None, **kwargs) -> TrialEnv:
     """B trials of ``episodes`` (default 2, the paper's) episodes in fresh random ViZDoom mazes
-    of ``size`` "small" (5×5 cells) or "large" (9×9), with ``time_limit`` decisions per
-    episode, wall scheme ``walls`` and start protocol ``starts`` (None: that size's own,
-    `envs.maze.MAZE_SIZES`); ``kwargs`` go to `MazeTasks`. Close it (``env.task_env.close()``)
-    to end its Doom processes."""
+    of ``size`` (`envs.maze.MAZE_SIZES`: "small" 5×5 cells, "large" 9×9, the paper's
+    "paper-small" 3×3 and "paper-large" 5×5), with ``time_limit`` decisions per episode, wall
+    scheme ``walls`` and start protocol ``starts`` (None: that size's own), and the size's
+    step penalty; ``kwargs`` go to `MazeTasks`. Close it (``env.task_env.close()``) to end its
+    Doom processes."""
     from rl2_course.envs.maze import MAZE_EPISODES, MazeTasks, maze_size
 
     setting = maze_size(size)
     limit = setting.time_limit if time_limit is None else time_limit
+    kwargs.setdefault("step_penalty", setting.step_penalty)
     return TrialEnv(MazeTasks(num_tasks, setting.cells, time_limit=limit,
                               walls=setting.walls if walls is None else walls,
                               starts=setting.starts if starts is None else starts, **kwargs),

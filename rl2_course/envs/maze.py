@@ -1,7 +1,7 @@
 """Batched random mazes in ViZDoom: the RL² paper's visual navigation task (Section 3.3).
 
-A *task* is one random perfect maze (`rl2_course.envs.maze_generator`) of 5×5 cells ("small")
-or 9×9 ("large") with a target — a tall red torch — in one of its cells. An *episode* starts
+A *task* is one random perfect maze (`rl2_course.envs.maze_generator`) of N × N cells (rooms:
+`MAZE_SIZES`; the paper's small maze has 3 × 3, its large one 5 × 5) with a target — a tall red torch — in one of its cells. An *episode* starts
 the agent in a random cell (never the target's) facing a random direction and ends when it
 reaches the target or runs out of time. A trial is 2 episodes in the *same* maze with the same
 target (the `TrialEnv` wrapper), so an agent that remembers the way from episode 1 can take the
@@ -30,17 +30,34 @@ wrapper concatenates flat observations; `observation_image` turns it back into a
 
 * +1 on reaching the target (the player's centre within `REACH_DISTANCE` map units of the
   torch's centre); the episode then ends with ``terminated=True``;
-* −0.01 per step (`STEP_PENALTY`). The paper's text says −0.04; the authors' code and the
-  SNAIL paper's re-implementation of this task (Mishra et al. 2017) use −0.01, and Table 3's
-  numbers came from code, so we follow the code. (With −0.04 a timed-out small-maze episode
-  would cost 10, ten times the target's reward; either value is a constructor argument.)
+* −0.01 per decision in the course's first sizes (`STEP_PENALTY`) and −0.04 in the paper's
+  (`PAPER_STEP_PENALTY`, `MazeSize.step_penalty`). The paper's text says −0.04 per step; the
+  first author's code sets ViZDoom's living reward to −0.01, which the engine pays every
+  *tic*, and a decision lasts 4 tics: −0.04 per decision, as the text says. (The course first
+  read the −0.01 as per decision; its first agents were trained so and keep it.)
 * −0.001 for bumping into a wall (`WALL_PENALTY`, the paper's value): a forward step that
   moved the player less than `BUMP_DISTANCE` map units.
 
-**Time limit**: 500 decisions per episode in the small maze, 1,500 in the large one
-(`MAZE_SIZES`; the paper gives none). They are our choice, measured: a scripted
-explorer that knows the layout (`rl2_course.envs.maze_explorer`) finishes every episode 1 of
-`benchmarks/maze_oracle.py` within them. Running out ends the episode with ``truncated=True``.
+**Time limit** (`MAZE_SIZES`): 250 decisions per episode in the paper's small maze and 1,000 in
+its large one (the first author's evaluation script); 500 and 1,500 in the course's first
+sizes, chosen so that a scripted explorer that knows the layout
+(`rl2_course.envs.maze_explorer`) finishes every episode 1 of `benchmarks/maze_oracle.py`
+within them. Running out ends the episode with ``truncated=True``.
+
+**Sizes.** The paper calls its mazes "5×5" and "9×9". The first author's code
+(florensacc/rllab-curriculum at 6e0bbae, ``sandbox/rocky/neural_learner/envs/
+doom_fixed_goal_finding_maze_env.py``: ``Prims(size, size)`` with ``maze_sizes`` 3 in the
+maze launcher ``launchers/102016/1030/doom_maze_77.py``, 3 and 5 in
+``scripts/visual_nav/doom_maze_analysis.py``) counts the grid of squares *with* the walls
+between rooms: Prim's algorithm on 3 × 3 rooms makes a 7 × 7 grid, 5 × 5 inside its border.
+So the paper's small maze has 3 × 3 rooms (9) and its large one 5 × 5 (25): ``paper-small``
+and ``paper-large`` here. The course's first sizes, ``small`` (5 × 5 rooms) and ``large``
+(9 × 9), read "5×5" as rooms: the small one has the paper's *large* maze's rooms, and the
+large one has no counterpart in the paper. The geometry is ours in every size (corridors 96
+map units wide, walls 16 thick, turns of 30°, a torch as the target), where the paper's maze
+is a grid of 96-unit squares (walls 96 thick, so rooms lie 192 apart, not 112), its turns
+are Doom's held keys (about 7–14° a decision) and its target a marked floor square: a
+decision covers more of our maze than of the paper's, so lengths compare only roughly.
 
 **Walls.** By default every wall has one texture (``walls="uniform"``), so two corridors look
 alike and an agent restarted at a random place can hardly tell where it is. ``walls=
@@ -114,9 +131,10 @@ MAZE_EPISODES = 2
 #: the mazes' wall schemes (`wall_texture`): one texture everywhere, or one per quadrant
 WALL_SCHEMES = ("uniform", "districts")
 #: where the episodes of a trial start. "same": one random start (cell and heading) per trial,
-#: reused by every episode of it - the paper's protocol: the first author's environment
+#: reused by every episode of it - the paper's protocol: the first author's environments
 #: (florensacc/rllab-curriculum, sandbox/rocky/neural_learner/envs/
-#: doom_goal_finding_maze_env.py) begins every episode with game.new_episode() on the same map,
+#: doom_goal_finding_maze_env.py and doom_fixed_goal_finding_maze_env.py, the one its maze
+#: launchers use) begin every episode with game.new_episode() on the same map,
 #: whose single player start and target are drawn per trial. "random": a fresh start in every
 #: episode (the course's first protocol, harder: the agent must find out where it is before its
 #: memory of the target helps, and a fresh start is often nearer the target by chance).
@@ -127,37 +145,48 @@ START_PROTOCOLS = ("same", "random")
 AUX_TASKS = {"target": 2, "map": 8}
 
 
+# -- rewards ------------------------------------------------------------------------------------
+TARGET_REWARD = 1.0
+STEP_PENALTY = 0.01            # per decision: the course's first sizes
+PAPER_STEP_PENALTY = 0.04      # per decision: the paper's (−0.01 a tic, 4 tics a decision)
+WALL_PENALTY = 0.001
+
+
 @dataclass(frozen=True)
 class MazeSize:
-    """One maze size of Table 3: cells per side, the time limit of an episode (decisions), the
-    wall scheme (`WALL_SCHEMES`) the course's pretrained agent for it was trained with, and the
+    """One maze size: cells (rooms) per side, the time limit of an episode (decisions), the
+    wall scheme (`WALL_SCHEMES`) the course's pretrained agent for it was trained with, the
     start protocol (`START_PROTOCOLS`) that training, evaluation, Table 3 and the widget use
-    unless told otherwise: the paper's "same". (The shipped agents learned "random"; their
-    checkpoints say so, `trained_starts`.)"""
+    unless told otherwise: the paper's "same" (the shipped agents learned "random"; their
+    checkpoints say so, `trained_starts`), and the reward per decision, which an RL² agent
+    also reads as an input, so a checkpoint plays only the sizes of its own penalty."""
 
     size: str
     cells: int
     time_limit: int
     walls: str = "uniform"
     starts: str = "same"
+    step_penalty: float = STEP_PENALTY
 
 
-#: the paper's two sizes. The paper gives no time limit; ours leave room for exploring the whole
-#: maze: a scripted explorer that *knows the layout* (depth-first search with perfect control,
-#: `envs.maze_explorer`; `benchmarks/maze_oracle.py`) needs up to 355 decisions
-#: for episode 1 in 128 small mazes and up to 1,222 in 64 large ones (90th percentiles 276 and
-#: 794), and each limit is the next multiple of 500 above that maximum. (The course's first
-#: limits, 250 and 500, cut off 16 % and 38 % of even that explorer's episode 1s.) One of our
-#: decisions covers less ground than one of the paper's: the paper's RL² took 52 and 180
-#: decisions in episode 1 on average, the explorer 137 and 416 here.
+#: The course's first two sizes read the paper's "5×5" and "9×9" as rooms. Their time limits
+#: leave room for exploring the whole maze: a scripted explorer that *knows the layout*
+#: (depth-first search with perfect control, `envs.maze_explorer`; `benchmarks/maze_oracle.py`)
+#: needs up to 355 decisions for episode 1 in 128 small mazes and up to 1,222 in 64 large ones
+#: (90th percentiles 276 and 794), and each limit is the next multiple of 500 above that
+#: maximum. The paper's two sizes (**Sizes** above) have its rooms, time limits and step
+#: penalty: the paper's RL² took 52 and 180 decisions in episode 1 on average, where the
+#: explorer needs 137 and 416 in the course's small and large mazes, with 25 and 81 rooms.
 MAZE_SIZES: dict[str, MazeSize] = {
     "small": MazeSize("small", 5, 500, walls="districts"),
     "large": MazeSize("large", 9, 1500),
+    "paper-small": MazeSize("paper-small", 3, 250, step_penalty=PAPER_STEP_PENALTY),
+    "paper-large": MazeSize("paper-large", 5, 1000, step_penalty=PAPER_STEP_PENALTY),
 }
 
 
 def maze_size(size: str) -> MazeSize:
-    """The maze size ``size`` ("small" or "large"); anything else is a `ValueError`."""
+    """The maze size ``size`` (a key of `MAZE_SIZES`); anything else is a `ValueError`."""
     if size not in MAZE_SIZES:
         raise ValueError(f"unknown maze size {size!r}; known: {', '.join(MAZE_SIZES)}")
     return MAZE_SIZES[size]
@@ -216,10 +245,6 @@ BUMP_DISTANCE = 2.0     # a forward step from standing still moves about 7 units
 #: tics the engine ignores input after a map starts; skipped before the first observation
 SETTLE_TICS = 8
 
-# -- rewards ------------------------------------------------------------------------------------
-TARGET_REWARD = 1.0
-STEP_PENALTY = 0.01
-WALL_PENALTY = 0.001
 
 # -- observation --------------------------------------------------------------------------------
 SCREEN_HEIGHT, SCREEN_WIDTH = 120, 160
@@ -818,7 +843,7 @@ class MazeTasks(TaskVectorEnv):
             pass
 
 
-__all__ = ["AUX_TASKS", "MAZE_EPISODES", "MAZE_SIZES", "START_PROTOCOLS", "WALL_SCHEMES", "MazeSize", "describe_task",
+__all__ = ["AUX_TASKS", "MAZE_EPISODES", "MAZE_SIZES", "PAPER_STEP_PENALTY", "START_PROTOCOLS", "WALL_SCHEMES", "MazeSize", "describe_task",
            "maze_size", "task_spec", "trained_starts", "ACTION_NAMES", "BUMP_DISTANCE", "FRAME_SKIP", "MazeTasks", "OBS_SHAPE", "REACH_DISTANCE",
            "STEP_PENALTY", "TARGET_REWARD", "TURN_DEGREES", "WALL_PENALTY", "cell_center",
            "doom_processes", "downsample_frame", "maze_textmap", "observation_image",

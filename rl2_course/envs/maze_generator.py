@@ -1,7 +1,8 @@
 """Random perfect mazes on a grid of cells, by depth-first-search carving (the maze's *layout*).
 
 The RL² paper's visual navigation task (Duan et al. 2016, Section 3.3) puts the agent in a
-random maze of 5×5 ("small") or 9×9 ("large") cells. A *perfect* maze has exactly one path
+random maze of 3×3 ("small") or 5×5 ("large") cells; the paper counts the walls between them
+too, and calls them 5×5 and 9×9 (`envs.maze`, **Sizes**). A *perfect* maze has exactly one path
 between any two cells: no loops and no unreachable cell. Depth-first search ("recursive
 backtracker") makes one, and is short enough to write as an exercise:
 

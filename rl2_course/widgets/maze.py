@@ -117,7 +117,8 @@ class MazeTrialStepper(TrialStepperWidget):
     Call `close` to end the processes.
     """
 
-    size = traitlets.Unicode(help="maze size: 'small' (5×5 cells) or 'large' (9×9)")
+    size = traitlets.Unicode(help="maze size (envs.maze.MAZE_SIZES): 'small' (5×5 cells), "
+                                  "'large' (9×9), 'paper-small' (3×3), 'paper-large' (5×5)")
     episodes = traitlets.Int(MAZE_EPISODES, help="episodes in a trial (2)")
     episode = traitlets.Int(0, help="index of the current episode (0-based; 2 once the trial is over)")
     position = traitlets.List(traitlets.Float(), help="the agent's (x, y) in map units, now")
