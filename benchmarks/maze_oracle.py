@@ -1,6 +1,6 @@
 """What a maze costs a player who cheats: the scripted explorer of `rl2_course.envs.maze_explorer`.
 
-    .venv/bin/python benchmarks/maze_oracle.py [--sizes small,large] [--mazes 128,64] [--seed 0]
+    .venv/bin/python benchmarks/maze_oracle.py [--sizes small,large,paper-small,paper-large] [--mazes 128,64,...] [--seed 0]
 
 For each size: random mazes, targets and starts as in a trial; in each maze the explorer
 walks episode 1 by depth-first search over the *known layout* (not knowing where the target
@@ -24,7 +24,7 @@ import argparse                        # noqa: E402
 import numpy as np                     # noqa: E402
 
 from rl2_course.argtypes import int_list, name_list  # noqa: E402
-from rl2_course.envs.maze import FRAME_SKIP, TURN_DEGREES  # noqa: E402
+from rl2_course.envs.maze import FRAME_SKIP, MAZE_SIZES, TURN_DEGREES  # noqa: E402
 from rl2_course.envs.maze_explorer import explorer_trials  # noqa: E402
 from rl2_course.evaluate_maze import MazeMetrics  # noqa: E402
 from rl2_course.settings import maze_setting  # noqa: E402
@@ -32,7 +32,7 @@ from rl2_course.settings import maze_setting  # noqa: E402
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=name_list("small", "large"), default="small,large")
+    parser.add_argument("--sizes", type=name_list(*MAZE_SIZES), default="small,large")
     parser.add_argument("--mazes", type=int_list, default="128,64",
                         help="mazes per size (one number per size)")
     parser.add_argument("--seed", type=int, default=0)
