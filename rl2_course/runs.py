@@ -216,8 +216,8 @@ def check_training_fits(config: Any) -> None:
         minibatches=config.minibatches, minibatch_size=config.minibatch_size,
         cores=2 if config.value_network == "separate" else 1,
         attention=config.attention_shape() or None)
-    shape = config.attention_shape()
-    context = f", an attention context of {shape['context']:,} steps" if shape else ""
+    context = config.attention_shape().get("context")
+    context = f", an attention context of {context:,} steps" if context else ""
     check_memory(needed, f"training on {fam.describe(config.task)} with hidden_size="
                          f"{config.hidden_size:,}, trials_per_update={config.trials_per_update:,}"
                          + context)
@@ -335,9 +335,11 @@ def warm_start(model: RecurrentActorCritic, path: Path, period: int = 1,
         return
     # an initial value (the gates' bias) is no part of the shape: the copied weights replace it
     ignored = ("aux_size", "context", "update_gate_bias")
-    mine, yours = ({k: v for k, v in spec.items() if k not in ignored} for spec in (theirs, ours))
+    their_shape, our_shape = ({k: v for k, v in spec.items() if k not in ignored}
+                              for spec in (theirs, ours))
     longer = (ours.get("cell") == "attention" and theirs.get("context", 0) <= ours["context"])
-    differing = [k for k in dict.fromkeys([*mine, *yours]) if mine.get(k) != yours.get(k)]
+    differing = [k for k in dict.fromkeys([*their_shape, *our_shape])
+                 if their_shape.get(k) != our_shape.get(k)]
     if theirs.get("context") != ours.get("context") and not longer:
         differing.append("context")
     if differing:
