@@ -1,11 +1,12 @@
 """Batched random mazes in ViZDoom: the RL² paper's visual navigation task (Section 3.3).
 
 A *task* is one random perfect maze (`rl2_course.envs.maze_generator`) of N × N cells (rooms:
-`MAZE_SIZES`; the paper's small maze has 3 × 3, its large one 5 × 5) with a target — a tall red torch — in one of its cells. An *episode* starts
-the agent in a random cell (never the target's) facing a random direction and ends when it
-reaches the target or runs out of time. A trial is 2 episodes in the *same* maze with the same
-target (the `TrialEnv` wrapper), so an agent that remembers the way from episode 1 can take the
-short way in episode 2: Table 3 measures exactly that.
+`MAZE_SIZES`; the paper's small maze has 3 × 3, its large one 5 × 5) with a target — a tall
+red torch — in one of its cells. An *episode* starts the agent in a random cell (never the
+target's) facing a random direction and ends when it reaches the target or runs out of time.
+A trial is 2 episodes in the *same* maze with the same target (the `TrialEnv` wrapper), so an
+agent that remembers the way from episode 1 can take the short way in episode 2: Table 3
+measures exactly that.
 
 **Doom, for real.** Each task runs its own ViZDoom (Doom engine) process, headless, with no
 window and no sound. The maze is written at run time as a UDMF ``TEXTMAP`` inside a tiny PWAD
