@@ -1,6 +1,7 @@
 """What a maze costs a player who cheats: the scripted explorer of `rl2_course.envs.maze_explorer`.
 
-    .venv/bin/python benchmarks/maze_oracle.py [--sizes small,large,paper-small,paper-large] [--mazes 128,64,...] [--seed 0]
+    .venv/bin/python benchmarks/maze_oracle.py [--sizes small,large,paper-small,paper-large]
+        [--mazes 128,64,...] [--seed 0]
 
 For each size: random mazes, targets and starts as in a trial; in each maze the explorer
 walks episode 1 by depth-first search over the *known layout* (not knowing where the target

@@ -340,5 +340,5 @@ def _gigabytes(size: int) -> str:
 
 __all__ = ["FALLBACK_MEMORY", "MAX_TRIAL_STEPS", "MemoryLimit", "SEED_LIMIT",
            "attention_parameters", "available_memory", "bandit_evaluation_bytes", "check_memory",
-           "check_seed", "check_trial_steps", "evaluation_bytes", "gittins_table_bytes", "mdp_evaluation_bytes",
-           "memory_limit", "network_parameters", "training_bytes"]
+           "check_seed", "check_trial_steps", "evaluation_bytes", "gittins_table_bytes",
+           "mdp_evaluation_bytes", "memory_limit", "network_parameters", "training_bytes"]

@@ -208,6 +208,7 @@ def check_training_fits(config: Any) -> None:
     """Refuse, before the network is built, a training config whose one update would need
     more memory than the machine has (`limits.training_bytes`): a huge GRU, batch or trial."""
     fam = family(config.env)
+    shape = config.attention_shape()
     observation_size, actions = fam.layout(config.task)
     needed = training_bytes(
         input_size=observation_size + actions + 2, actions=actions,
@@ -215,9 +216,8 @@ def check_training_fits(config: Any) -> None:
         steps_per_trial=fam.trial_steps(config.task), segment_length=config.bptt_length,
         minibatches=config.minibatches, minibatch_size=config.minibatch_size,
         cores=2 if config.value_network == "separate" else 1,
-        attention=config.attention_shape() or None)
-    context = config.attention_shape().get("context")
-    context = f", an attention context of {context:,} steps" if context else ""
+        attention=shape or None)
+    context = f", an attention context of {shape['context']:,} steps" if shape else ""
     check_memory(needed, f"training on {fam.describe(config.task)} with hidden_size="
                          f"{config.hidden_size:,}, trials_per_update={config.trials_per_update:,}"
                          + context)

@@ -214,4 +214,3 @@ def test_export_episodes_grows_an_attention_agent_for_longer_trials(tmp_path, ca
     assert metadata["env_spec"]["episodes"] == 3 and metadata["extra"]["grown_from"]["episodes"] == 2
     for name, tensor in gru.model.state_dict().items():
         torch.testing.assert_close(retargeted.state_dict()[name], tensor)
-
