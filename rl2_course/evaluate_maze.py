@@ -37,7 +37,8 @@ from rl2_course.evaluate import evaluate_policies, load_rl2_agent, resolve_agent
 from rl2_course.limits import BYTES_PER_NETWORK_TASK, check_memory, check_seed, evaluation_bytes
 from rl2_course.policy import Policy, UniformRandomPolicy
 from rl2_course.rollout import TrialRecord
-from rl2_course.envs.maze import (MAZE_EPISODES, MAZE_SIZES, START_PROTOCOLS, WALL_SCHEMES, MazeSize,
+from rl2_course.envs.maze import (MAX_MAZE_EPISODES, MAZE_EPISODES, MAZE_SIZES, START_PROTOCOLS,
+                                  WALL_SCHEMES, MazeSize,
                                   maze_size, task_spec, trained_starts)
 from rl2_course.threads import fixed_torch_threads
 
@@ -46,7 +47,7 @@ CHUNK_TRIALS = 8
 #: "rl2-forgetful" is an ablation: the RL² agent with its memory wiped before episode 2
 MAZE_AGENTS = ("random", "rl2", "rl2-forgetful")
 #: most episodes per evaluated trial (each is up to the size's time limit of decisions)
-MAX_EPISODES = 10
+MAX_EPISODES = MAX_MAZE_EPISODES
 
 
 def check_maze_setting(size: str, trials: int | None = None, walls: str | None = None,
@@ -121,9 +122,11 @@ def make_maze_agent(name: str, size: str, *, checkpoint: str | Path | None = Non
     train = f"train maze --size {size}" + ("" if starts == maze_size(size).starts
                                            else f" --set starts={starts}")
     # every protocol passes the loader's check (walls and size must match), so that a protocol
-    # mismatch gets the message below, which says what to do
+    # mismatch gets the message below, which says what to do; so does every number of training
+    # episodes (an agent trained on longer trials plays the first two of them like any other)
     agent = load_rl2_agent(checkpoint, pretrained_maze_checkpoint(size, starts),
-                           [task_spec(size, MAZE_EPISODES, walls, p) for p in (starts, *others)],
+                           [task_spec(size, episodes, walls, p) for p in (starts, *others)
+                            for episodes in range(MAZE_EPISODES, MAX_MAZE_EPISODES + 1)],
                            f"maze {size} with {starts} starts", train, name=name, dice="rl2",
                            forget_between_episodes=name == "rl2-forgetful")
     learned = trained_starts(agent.trained_on)

@@ -187,6 +187,15 @@ def _maze_check(task: Task) -> None:
     limit = task.get("time_limit")
     if limit is not None and limit < 1:
         raise UsageError(f"time_limit is a maze's decisions per episode (at least 1), got {limit}")
+    episodes = task.get("episodes")
+    if episodes is not None and not 2 <= episodes <= maze_env.MAX_MAZE_EPISODES:
+        raise UsageError(f"episodes is a maze trial's episodes, in [2, {maze_env.MAX_MAZE_EPISODES}] "
+                         f"(RL² remembers across them), got {episodes}")
+
+
+def _maze_episodes(task: Task) -> int:
+    """Episodes per training trial: the paper's 2 unless the task's ``episodes`` asks more."""
+    return int(task.get("episodes") or maze_env.MAZE_EPISODES)
 
 
 def _maze_evaluate(task: Task, agents, trials: int, seed: int, **options: Any):
@@ -204,15 +213,16 @@ MAZE = TaskFamily(
     check=_maze_check,
     training_defaults=lambda t: maze_training_setting(t["size"]),
     make_env=lambda t, n: make_maze_trials(t["size"], n, time_limit=t.get("time_limit"),
-                                           walls=_maze_walls(t), starts=_maze_starts(t)),
-    env_spec=lambda t: maze_env.task_spec(t["size"], maze_env.MAZE_EPISODES, _maze_walls(t),
+                                           walls=_maze_walls(t), starts=_maze_starts(t),
+                                           episodes=_maze_episodes(t)),
+    env_spec=lambda t: maze_env.task_spec(t["size"], _maze_episodes(t), _maze_walls(t),
                                           _maze_starts(t)),
     describe=lambda t: f"maze {t['size']}",
     pretrained=lambda t: pretrained_maze_checkpoint(t["size"]),
     agents_help="random,rl2,rl2-forgetful (the RL² agent with its memory wiped before "
                 "episode 2: what is its memory worth?)",
     evaluate=_maze_evaluate,
-    trial_steps=lambda t: maze_env.MAZE_EPISODES * int(
+    trial_steps=lambda t: _maze_episodes(t) * int(
         t.get("time_limit") or maze_env.maze_size(t["size"]).time_limit),
     evaluation_heading=lambda t, r: (
         f"ViZDoom mazes ({t['size']}, {r.walls} walls, {r.starts} starts), {r.episodes} "
@@ -222,9 +232,10 @@ MAZE = TaskFamily(
     make_encoder=lambda t: ConvEncoder(),
     # time_limit: decisions per episode (None: the size's own; shorter limits make a
     # curriculum); walls: "uniform" or "districts"; starts: "same" or "random" (None: the
-    # size's own, the paper's "same", `envs.maze.MAZE_SIZES`)
+    # size's own, the paper's "same", `envs.maze.MAZE_SIZES`); episodes: per training trial
+    # (None: the paper's 2; more make a memory of the target pay several times per trial)
     options={"time_limit": (None, "int | None"), "walls": (None, "str | None"),
-             "starts": (None, "str | None")},
+             "starts": (None, "str | None"), "episodes": (None, "int | None")},
     evaluation_options=(
         Argument("walls", str, "wall textures: one everywhere, or one per quadrant of the maze "
                  "(default: the size's own; an RL² checkpoint must match it)",

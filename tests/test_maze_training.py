@@ -97,6 +97,30 @@ def test_the_wall_scheme_reaches_the_doom_env_and_the_checkpoint_spec(tmp_path):
         make_maze_agent("rl2", "small", checkpoint=tmp_path, walls="uniform")
 
 
+def test_a_maze_run_may_train_on_longer_trials_and_its_agent_plays_the_papers_two(tmp_path):
+    """``episodes``: a training trial of K episodes (the saving of a remembered target repeats
+    K − 1 times); the spec records K, and the agent is still evaluated on the paper's two."""
+    from rl2_course.errors import UsageError
+    from rl2_course.evaluate_maze import make_maze_agent
+
+    config = TrainConfig.for_maze("paper-small", episodes=4, updates=1, trials_per_update=2,
+                                  time_limit=3, hidden_size=8, bptt_length=4)
+    config.validate()
+    assert config.env_spec()["episodes"] == 4
+    assert TrainConfig.for_maze("paper-small").env_spec()["episodes"] == 2      # the paper's
+    env = config.make_env(1)
+    try:
+        assert env.episodes_per_trial == 4
+    finally:
+        env.task_env.close()
+    train(config, tmp_path, progress=False)
+    agent = make_maze_agent("rl2", "paper-small", checkpoint=tmp_path)
+    assert agent.trained_on["episodes"] == 4
+    for episodes in (1, 11):
+        with pytest.raises(UsageError, match=r"episodes is a maze trial's episodes, in \[2, 10\]"):
+            TrainConfig.for_maze("paper-small", episodes=episodes).validate()
+
+
 def test_a_map_head_records_the_mazes_map_targets_for_each_step():
     """``aux_task="map"``: collect_trials records, for every x_t, the 8 numbers the env computes
     for the state x_t shows (target offset, own place and heading, the target's place)."""

@@ -129,6 +129,8 @@ from rl2_course.envs.maze_generator import Cell, Maze, cell_distances, generate_
 # -- the task family: sizes, episodes, wall schemes, auxiliary targets ---------------------------
 #: episodes per trial in the paper's maze experiment
 MAZE_EPISODES = 2
+#: most episodes in a trial (training's ``episodes`` option, evaluation's --episodes-per-trial)
+MAX_MAZE_EPISODES = 10
 #: the mazes' wall schemes (`wall_texture`): one texture everywhere, or one per quadrant
 WALL_SCHEMES = ("uniform", "districts")
 #: where the episodes of a trial start. "same": one random start (cell and heading) per trial,
@@ -844,7 +846,7 @@ class MazeTasks(TaskVectorEnv):
             pass
 
 
-__all__ = ["AUX_TASKS", "MAZE_EPISODES", "MAZE_SIZES", "PAPER_STEP_PENALTY", "START_PROTOCOLS", "WALL_SCHEMES", "MazeSize", "describe_task",
+__all__ = ["AUX_TASKS", "MAZE_EPISODES", "MAX_MAZE_EPISODES", "MAZE_SIZES", "PAPER_STEP_PENALTY", "START_PROTOCOLS", "WALL_SCHEMES", "MazeSize", "describe_task",
            "maze_size", "task_spec", "trained_starts", "ACTION_NAMES", "BUMP_DISTANCE", "FRAME_SKIP", "MazeTasks", "OBS_SHAPE", "REACH_DISTANCE",
            "STEP_PENALTY", "TARGET_REWARD", "TURN_DEGREES", "WALL_PENALTY", "cell_center",
            "doom_processes", "downsample_frame", "maze_textmap", "observation_image",
