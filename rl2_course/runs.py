@@ -104,7 +104,7 @@ class RunConfig:
             return {}
         context = self.context or family(self.env).trial_steps(self.task)
         return {"context": int(context), "attention_layers": self.attention_layers,
-                "attention_heads": self.attention_heads}
+                "attention_heads": self.attention_heads, "episode_clock": self.episode_clock}
 
     def make_signals(self) -> list[TrainingSignal]:
         return make_signals(self.signals, self.gamma)
@@ -180,6 +180,10 @@ def check_config(config: Any) -> None:
     for name in ("attention_layers", "attention_heads"):
         if getattr(config, name) < 1:
             raise UsageError(f"{name} must be at least 1, got {getattr(config, name)}")
+    if config.episode_clock < 0 or (config.episode_clock and config.cell != "attention"):
+        raise UsageError(f"episode_clock is an attention memory's number of within-episode "
+                         f"positions (0: none; cell=attention), got {config.episode_clock} "
+                         f"with cell={config.cell}")
     if config.cell == "attention":
         steps = family(config.env).trial_steps(config.task)
         if config.context is not None and config.context < steps:
@@ -318,6 +322,7 @@ def warm_start(model: RecurrentActorCritic, path: Path, period: int = 1,
     An attention memory may grow its context (a curriculum n = 25 → 50 → 100): the positions
     the checkpoint never saw take the embeddings of its last ``period`` positions (its last
     episode, repeated), so a new episode looks like a late one, not like a trial's start.
+    It may also gain an episode clock (`agents.attention`), whose embedding starts at zero.
     """
     payload = read_checkpoint(path)
     theirs, ours = payload["model_spec"], model.spec()
@@ -333,8 +338,10 @@ def warm_start(model: RecurrentActorCritic, path: Path, period: int = 1,
                              f"encoder to copy (its observations feed the memory directly)")
         model.encoder.load_state_dict(encoder)
         return
-    # an initial value (the gates' bias) is no part of the shape: the copied weights replace it
-    ignored = ("aux_size", "context", "update_gate_bias")
+    # an initial value (the gates' bias) is no part of the shape: the copied weights replace it;
+    # a clock may be added to a network without one (its embedding starts at zero)
+    clock_added = not theirs.get("episode_clock") and ours.get("episode_clock")
+    ignored = ("aux_size", "context", "update_gate_bias") + (("episode_clock",) if clock_added else ())
     their_shape, our_shape = ({k: v for k, v in spec.items() if k not in ignored}
                               for spec in (theirs, ours))
     longer = (ours.get("cell") == "attention" and theirs.get("context", 0) <= ours["context"])
@@ -350,6 +357,8 @@ def warm_start(model: RecurrentActorCritic, path: Path, period: int = 1,
     if theirs.get("context") != ours.get("context"):
         state["gru.position.weight"] = _repeat_last_positions(
             state["gru.position.weight"], model.gru.position.weight.detach(), period, path)
+    if clock_added:
+        state["gru.episode_position.weight"] = model.gru.episode_position.weight.detach().clone()
     if theirs.get("aux_size", 0) == model.aux_size:
         model.load_state_dict(state)
     else:

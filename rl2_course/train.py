@@ -65,10 +65,12 @@ class TrainConfig(RunConfig):
     value_network: str = "shared"
     # cell="attention" (`agents.attention`): a causal transformer over the trial's steps,
     # with hidden_size numbers per step, these layers and heads, and positions for the
-    # longest trial (None: the setting's trial length)
+    # longest trial (None: the setting's trial length); episode_clock > 0: also an embedding of
+    # the step within its episode, for that many steps (e.g. a maze's time limit; 0: none)
     attention_layers: int = 2
     attention_heads: int = 4
     context: int | None = None
+    episode_clock: int = 0
     # PPO and GAE
     learning_rate: float = 2e-3
     lr_final_fraction: float = 0.1     # lr decays linearly to this fraction of learning_rate
@@ -437,7 +439,7 @@ def fresh_state(config: TrainConfig, warm: bool = True) -> RunState:
     if warm and config.init_from is not None:
         # one episode, in steps: what a longer attention context repeats (`runs.warm_start`)
         warm_start(model, Path(config.init_from),
-                   period=fam.trial_steps(config.task) // max(1, int(config.task.get("episodes", 1))),
+                   period=fam.trial_steps(config.task) // max(1, int(config.task.get("episodes") or 1)),
                    parts=config.init_parts)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, eps=1e-5)
     sampler = torch.Generator().manual_seed(

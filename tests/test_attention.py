@@ -214,3 +214,71 @@ def test_export_episodes_grows_an_attention_agent_for_longer_trials(tmp_path, ca
     assert metadata["env_spec"]["episodes"] == 3 and metadata["extra"]["grown_from"]["episodes"] == 2
     for name, tensor in gru.model.state_dict().items():
         torch.testing.assert_close(retargeted.state_dict()[name], tensor)
+
+
+def _with_done_flags(x: torch.Tensor, starts: dict[int, list[int]]) -> torch.Tensor:
+    """x with its done flags (the last input) 0 except where an episode begins: row b at each
+    step of ``starts[b]``."""
+    x = x.clone()
+    x[..., -1] = 0.0
+    for row, steps in starts.items():
+        x[steps, row, -1] = 1.0
+    return x
+
+
+def test_an_episode_clock_counts_steps_since_the_done_flag_on_every_path():
+    """``episode_clock``: u_t restarts at every done flag; stepping from the cache, segments,
+    in-place steps and whole trials agree; with the embedding at zero it is the clockless
+    network; its embedding moves the output only through u_t."""
+    model = _network(episode_clock=6)
+    x = _with_done_flags(torch.randn(12, 3, model.input_size), {0: [4, 9], 1: [7], 2: []})
+    core = model.gru
+    _, _, _, episode_next = core._embed_steps(x, model.initial_hidden(3))  # identity encoder: x is the core input
+    assert episode_next.tolist() == [3, 5, 12]                 # steps since the last start, + 1
+    with torch.random.fork_rng():
+        torch.nn.init.normal_(core.episode_position.weight)  # make the clock matter
+    with torch.no_grad():
+        whole, _, h_end = model.forward_sequence(x, model.initial_hidden(3))
+        h, h_in_place, stepped, in_place = model.initial_hidden(3), model.initial_hidden(3), [], []
+        for t in range(12):
+            logits, _, h = model.step(x[t], h)
+            stepped.append(logits)
+            logits, _, h_in_place = model.step(x[t], h_in_place, in_place=True)
+            in_place.append(logits)
+        h_seg, segments = model.initial_hidden(3), []
+        for start in range(0, 12, 5):       # a segment starts inside an episode: u carries over
+            logits, _, h_seg = model.forward_sequence(x[start:start + 5], h_seg)
+            segments.append(logits)
+    for path in (torch.stack(stepped), torch.stack(in_place), torch.cat(segments)):
+        torch.testing.assert_close(path, whole, atol=1e-5, rtol=0)
+    torch.testing.assert_close(h_seg, h_end, atol=1e-5, rtol=0)
+    assert model.state_size == 2 + model.input_size + 2 * 2 * 12 * 16
+    assert h_end[:, 1].tolist() == [3, 5, 12]
+    # the clock's embedding starts at zero: the same outputs as the network without one
+    plain, clocked = _network(), _network(episode_clock=6)
+    missing, unexpected = clocked.load_state_dict(plain.state_dict(), strict=False)
+    assert missing == ["gru.episode_position.weight"] and not unexpected
+    with torch.no_grad():
+        torch.testing.assert_close(clocked.forward_sequence(x, clocked.initial_hidden(3))[0],
+                                   plain.forward_sequence(x, plain.initial_hidden(3))[0])
+    assert RecurrentActorCritic.from_spec(model.spec()).gru.episode_clock == 6
+    assert "episode_clock" not in plain.spec()                 # the first specs stay as they were
+
+
+def test_a_warm_start_may_add_an_episode_clock_and_the_config_checks_it(tmp_path):
+    small = dict(cell="attention", hidden_size=8, attention_heads=2, trials_per_update=4,
+                 updates=1, minibatch_size=2)
+    plain = train(TrainConfig.for_mdp(2, **small), tmp_path / "plain", progress=False)
+    clocked = fresh_state(TrainConfig.for_mdp(2, init_from=str(plain.checkpoint_path),
+                                              episode_clock=10, **small))
+    assert clocked.model.gru.episode_clock == 10
+    assert not clocked.model.gru.episode_position.weight.any()           # starts at zero
+    torch.testing.assert_close(clocked.model.gru.embed.weight, plain.model.gru.embed.weight)
+    with pytest.raises(UsageError, match="episode_clock"):
+        TrainConfig.for_mdp(2, episode_clock=10).validate()              # a GRU has no clock
+    with pytest.raises(UsageError, match="episode_clock"):
+        TrainConfig.for_mdp(2, cell="attention", episode_clock=-1).validate()
+    # and a clocked run trains, saves and is read back with its clock
+    run = train(TrainConfig.for_mdp(2, episode_clock=10, **small), tmp_path / "clock", progress=False)
+    model, _ = load_checkpoint(run.checkpoint_path)
+    assert model.gru.episode_clock == 10

@@ -20,8 +20,20 @@ the reward and action *of* step t−1 while x_{t−1} carries the state they cam
 learned embedding of t, the step's index in the trial (the GRU has to count; here the count
 is given), so ``context``, the number of positions, must cover the trial's length.
 
+An optional **episode clock** (``episode_clock`` = N > 0) adds a second learned embedding, of
+the step's index *within its episode* (0 at a trial's start and wherever the RL² input's done
+flag, its last number, says a new episode began; positions past N − 1 share the last one):
+
+    e_t = W_in [x_t | x_{t−1}] + p_t + q_{u_t}      (u_t: steps since the episode began)
+
+Trial positions alone make "the step of episode 1 that matches my step u of episode 2" a
+lookup whose offset, episode 1's length, changes from trial to trial; with the clock it is
+the same lookup in every trial. Nothing privileged: u_t is counted from the done flags the
+agent is given. Its embedding starts at zero, so adding a clock to a trained network
+(`runs.warm_start`) leaves what it computes unchanged until training moves it.
+
 The recurrent state of the course's interface is the *key/value cache*: per row, the step
-counter, the previous input, and each layer's keys and values of the steps so far, flat in one
+counter (and, with a clock, the episode's), the previous input, and each layer's keys and values of the steps so far, flat in one
 vector of ``state_size`` numbers. A rollout step therefore costs O(t) (one query against t
 cached keys) instead of recomputing the prefix, O(t²); a whole trial costs O(T²) and its cache
 holds 2 · layers · context · hidden_size numbers per trial. All zeros is the empty cache, so
@@ -44,18 +56,24 @@ class CausalAttentionCore(nn.Module):
     ``forward(x (T, B, D), h0 (B, S)) -> (outputs (T, B, H), h_T (B, S))``."""
 
     def __init__(self, input_size: int, hidden_size: int, context: int, layers: int = 2,
-                 heads: int = 4) -> None:
+                 heads: int = 4, episode_clock: int = 0) -> None:
         super().__init__()
         self.input_size, self.hidden_size = int(input_size), int(hidden_size)
         self.context, self.layers, self.heads = int(context), int(layers), int(heads)
+        self.episode_clock = int(episode_clock)
         if self.context < 1 or self.layers < 1 or self.heads < 1:
             raise ValueError("an attention core needs context, layers and heads ≥ 1")
+        if self.episode_clock < 0:
+            raise ValueError(f"episode_clock is a number of positions (0: none), got {episode_clock}")
         if self.hidden_size % self.heads:
             raise ValueError(f"hidden_size {self.hidden_size} is not a multiple of the "
                              f"{self.heads} attention heads")
         H = self.hidden_size
         self.embed = nn.Linear(2 * self.input_size, H)
         self.position = nn.Embedding(self.context, H)
+        if self.episode_clock:
+            self.episode_position = nn.Embedding(self.episode_clock, H)
+            nn.init.zeros_(self.episode_position.weight)
         self.attn_norm = nn.ModuleList(nn.LayerNorm(H) for _ in range(self.layers))
         self.qkv = nn.ModuleList(nn.Linear(H, 3 * H) for _ in range(self.layers))
         self.attn_out = nn.ModuleList(nn.Linear(H, H) for _ in range(self.layers))
@@ -69,18 +87,32 @@ class CausalAttentionCore(nn.Module):
                 nn.init.normal_(linear.weight, std=0.02 / math.sqrt(2 * self.layers))
                 nn.init.zeros_(linear.bias)
 
-    # -- the flat state: [count | x_{t−1} | K_1 | V_1 | … | K_L | V_L], K/V of (context, H) ----
+    # -- the flat state: [count | (episode count) | x_{t−1} | K_1 | V_1 | … | K_L | V_L],
+    # K/V of (context, H); the episode count only with a clock --------------------------------
+
+    @property
+    def _counters(self) -> int:
+        return 2 if self.episode_clock else 1
 
     @property
     def state_size(self) -> int:
-        return 1 + self.input_size + 2 * self.layers * self.context * self.hidden_size
+        return self._counters + self.input_size + 2 * self.layers * self.context * self.hidden_size
 
     def _unpack(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
         B, C, H = h.shape[0], self.context, self.hidden_size
         count = h[:, 0].round().long()
-        previous = h[:, 1:1 + self.input_size]
-        caches = h[:, 1 + self.input_size:].view(B, 2 * self.layers, C, H)
+        start = self._counters
+        previous = h[:, start:start + self.input_size]
+        caches = h[:, start + self.input_size:].view(B, 2 * self.layers, C, H)
         return count, previous, [caches[:, i] for i in range(2 * self.layers)]
+
+    def _write_counters(self, h: torch.Tensor, count: torch.Tensor,
+                        episode_next: torch.Tensor | None, last_input: torch.Tensor) -> None:
+        """Store the step counters and x_{T−1} of a state after T more steps, in place."""
+        h[:, 0] = count.to(h.dtype)
+        if episode_next is not None:
+            h[:, 1] = episode_next.to(h.dtype)
+        h[:, self._counters:self._counters + self.input_size] = last_input
 
     def _split_heads(self, t: torch.Tensor) -> torch.Tensor:
         """(B, N, H) -> (B, heads, N, H / heads)."""
@@ -88,18 +120,28 @@ class CausalAttentionCore(nn.Module):
         return t.reshape(B, N, self.heads, -1).transpose(1, 2)
 
     def _embed_steps(self, x: torch.Tensor, h0: torch.Tensor
-                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The steps' positions (B, T), x batch-major (B, T, D) and their embeddings
-        e_t = W_in [x_t | x_{t−1}] + p_t (B, T, H), refusing a trial past the context."""
+                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """The steps' positions (B, T), x batch-major (B, T, D), their embeddings
+        e_t = W_in [x_t | x_{t−1}] + p_t (+ q_{u_t} with a clock) (B, T, H), and the episode
+        count after them (B,) or None; refuses a trial past the context."""
         T = x.shape[0]
         count, previous, _ = self._unpack(h0)
         if int(count.max()) + T > self.context:
             raise ValueError(f"the trial is longer than the attention context of "
                              f"{self.context} steps")
-        positions = count[:, None] + torch.arange(T, device=x.device)[None]    # (B, T)
+        steps = torch.arange(T, device=x.device)[None]                       # (1, T)
+        positions = count[:, None] + steps                                   # (B, T)
         x = x.transpose(0, 1)                                                # (B, T, D)
         shifted = torch.cat([previous[:, None], x[:, :-1]], dim=1)           # x_{t−1}
-        return positions, x, self.embed(torch.cat([x, shifted], -1)) + self.position(positions)
+        e = self.embed(torch.cat([x, shifted], -1)) + self.position(positions)
+        if not self.episode_clock:
+            return positions, x, e, None
+        # u_t: steps since the last done flag (the input's last number) within these T steps,
+        # else the stored count carried on; a state's count is 0 at a trial's start
+        began = torch.where(x[..., -1] > 0.5, steps, torch.full_like(steps, -1)).cummax(1).values
+        episode = torch.where(began >= 0, steps - began, h0[:, 1].round().long()[:, None] + steps)
+        e = e + self.episode_position(episode.clamp(max=self.episode_clock - 1))
+        return positions, x, e, episode[:, -1] + 1
 
     def forward(self, x: torch.Tensor, h0: torch.Tensor, *, return_weights: bool = False,
                 in_place: bool = False):
@@ -119,7 +161,7 @@ class CausalAttentionCore(nn.Module):
         T, B, _ = x.shape
         count, _, caches = self._unpack(h0)
         steps = torch.arange(T, device=x.device)
-        positions, x, e = self._embed_steps(x, h0)
+        positions, x, e, episode_next = self._embed_steps(x, h0)
         used = int(count.max())               # cache slots past every row's count are empty
         fresh = used == 0                     # a whole trial from its start: no cache to read
         if not fresh:
@@ -131,10 +173,9 @@ class CausalAttentionCore(nn.Module):
         index = positions[..., None].expand(B, T, self.hidden_size)
         # h_T: one copy of h0, the new steps' keys and values written into it in place
         h_last = h0.clone()
-        h_last[:, 0] = (count + T).to(h0.dtype)
-        h_last[:, 1:1 + self.input_size] = x[:, -1]
-        new_caches = h_last[:, 1 + self.input_size:].view(B, 2 * self.layers, self.context,
-                                                           self.hidden_size)
+        self._write_counters(h_last, count + T, episode_next, x[:, -1])
+        new_caches = h_last[:, self._counters + self.input_size:].view(
+            B, 2 * self.layers, self.context, self.hidden_size)
         weights = []
         if return_weights:      # where each query may look, for the explicit softmax below
             allowed = (mask if not fresh else
@@ -168,9 +209,8 @@ class CausalAttentionCore(nn.Module):
         T, B, _ = x.shape
         count, _, caches = self._unpack(h)
         end = int(count.max()) + T
-        positions, x, e = self._embed_steps(x, h)
-        h[:, 0] = (count + T).to(h.dtype)
-        h[:, 1:1 + self.input_size] = x[:, -1]
+        positions, x, e, episode_next = self._embed_steps(x, h)
+        self._write_counters(h, count + T, episode_next, x[:, -1])
         # query i of row b (at position count_b + i) reads slots 0 … count_b + i
         mask = (torch.arange(end, device=x.device)[None, None, :]
                 <= positions[:, :, None])[:, None]                           # (B, 1, T, end)

@@ -110,12 +110,14 @@ CELLS = ("gru", "lngru", "attention")
 
 
 def make_cell(cell: str, input_size: int, hidden_size: int, update_gate_bias: float = 0.0, *,
-              context: int = 0, attention_layers: int = 2, attention_heads: int = 4) -> nn.Module:
+              context: int = 0, attention_layers: int = 2, attention_heads: int = 4,
+              episode_clock: int = 0) -> nn.Module:
     """A recurrent core of kind ``cell`` (`CELLS`). An `nn.GRU` comes with torch's default
     initialisation: `init_gru` sets the course's, after the other layers are made (the order
     in which layers draw their first weights is part of a seeded run). ``context`` (the
-    longest trial, in steps), ``attention_layers`` and ``attention_heads`` shape an
-    attention core and are ignored by the GRUs."""
+    longest trial, in steps), ``attention_layers``, ``attention_heads`` and
+    ``episode_clock`` (positions of a within-episode clock, 0: none) shape an attention core
+    and are ignored by the GRUs."""
     if cell == "gru":
         return nn.GRU(input_size, hidden_size)
     if cell == "lngru":
@@ -125,7 +127,7 @@ def make_cell(cell: str, input_size: int, hidden_size: int, update_gate_bias: fl
         if context < 1:
             raise ValueError("an attention core needs its context: the longest trial, in steps")
         return CausalAttentionCore(input_size, hidden_size, context, attention_layers,
-                                   attention_heads)
+                                   attention_heads, episode_clock)
     raise ValueError(f"unknown recurrent cell {cell!r}; known: {', '.join(CELLS)}")
 
 

@@ -151,7 +151,7 @@ def _schema_problem(payload: dict[str, Any]) -> str | None:
         value = spec.get(key)
         if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_SIZE:
             return f"model_spec[{key!r}] must be a whole number in [1, {MAX_SIZE}], got {value!r}"
-    for key in ("context", "attention_layers", "attention_heads"):
+    for key in ("context", "attention_layers", "attention_heads", "episode_clock"):
         value = spec.get(key, 1)
         if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_SIZE:
             return f"model_spec[{key!r}] must be a whole number in [0, {MAX_SIZE}], got {value!r}"

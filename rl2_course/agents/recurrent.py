@@ -132,9 +132,9 @@ def build_encoder(spec: dict[str, Any]) -> ObservationEncoder:
 VALUE_NETWORKS = ("shared", "separate")
 #: the memory options and their defaults (the course's first network); a spec names the others
 MEMORY_DEFAULTS = {"cell": "gru", "update_gate_bias": 0.0, "value_network": "shared",
-                   "context": 0, "attention_layers": 2, "attention_heads": 4}
+                   "context": 0, "attention_layers": 2, "attention_heads": 4, "episode_clock": 0}
 #: the options that shape an attention core (`agents.attention`)
-ATTENTION_OPTIONS = ("context", "attention_layers", "attention_heads")
+ATTENTION_OPTIONS = ("context", "attention_layers", "attention_heads", "episode_clock")
 
 class RecurrentActorCritic(nn.Module):
     """φ → recurrent core → policy logits and value, over RL² inputs x = [obs | a | r | d].
@@ -148,14 +148,15 @@ class RecurrentActorCritic(nn.Module):
     pytorch_rl2 do so), so the value loss's gradients never reach the policy's memory.
     ``cell="attention"`` replaces the GRU by a causal transformer over the trial's steps
     (`agents.attention`; ``context`` steps at most, ``attention_layers`` and
-    ``attention_heads``): its outputs have H numbers, its state is its key/value cache.
+    ``attention_heads``; ``episode_clock`` > 0 adds an embedding of the step within its
+    episode): its outputs have H numbers, its state is its key/value cache.
     """
 
     def __init__(self, observation_size: int, num_actions: int, hidden_size: int = 128,
                  encoder: ObservationEncoder | None = None, aux_size: int = 0, *,
                  cell: str = "gru", update_gate_bias: float = 0.0,
                  value_network: str = "shared", context: int = 0, attention_layers: int = 2,
-                 attention_heads: int = 4) -> None:
+                 attention_heads: int = 4, episode_clock: int = 0) -> None:
         super().__init__()
         if value_network not in VALUE_NETWORKS:
             raise ValueError(f"unknown value network {value_network!r}; known: {', '.join(VALUE_NETWORKS)}")
@@ -164,7 +165,7 @@ class RecurrentActorCritic(nn.Module):
         self.cell, self.update_gate_bias = cell, float(update_gate_bias)
         self.value_network = value_network
         self.context, self.attention_layers = int(context), int(attention_layers)
-        self.attention_heads = int(attention_heads)
+        self.attention_heads, self.episode_clock = int(attention_heads), int(episode_clock)
         shape = {k: getattr(self, k) for k in ATTENTION_OPTIONS}
         self.encoder = encoder if encoder is not None else IdentityEncoder(observation_size)
         # core input: φ(obs) followed by the untouched [one_hot(a_{t-1}) | r_{t-1} | d_{t-1}].
