@@ -38,8 +38,7 @@ from rl2_course.limits import BYTES_PER_NETWORK_TASK, check_memory, check_seed, 
 from rl2_course.policy import Policy, UniformRandomPolicy
 from rl2_course.rollout import TrialRecord
 from rl2_course.envs.maze import (MAX_MAZE_EPISODES, MAZE_EPISODES, MAZE_SIZES, START_PROTOCOLS,
-                                  WALL_SCHEMES, MazeSize,
-                                  maze_size, task_spec, trained_starts)
+                                  WALL_SCHEMES, MazeSize, maze_size, task_spec, trained_starts)
 from rl2_course.threads import fixed_torch_threads
 
 #: trials stepped together: one Doom process each (about 8 reach the machine's full speed)
