@@ -33,6 +33,7 @@ import numpy as np                     # noqa: E402
 from rl2_course.envs import make_maze_trials  # noqa: E402
 from rl2_course.envs.maze import MAZE_SIZES  # noqa: E402
 from rl2_course.envs.maze_explorer import ride_routes, shortest_route  # noqa: E402
+from rl2_course.evaluate import chunk_env_seed, chunk_sizes  # noqa: E402
 from rl2_course.evaluate_maze import CHUNK_TRIALS, evaluate_maze  # noqa: E402
 from rl2_course.settings import assets_dir  # noqa: E402
 
@@ -41,17 +42,16 @@ DEFAULT_CHECKPOINT = assets_dir() / "checkpoints" / "resumable" / "maze-paper-sm
 
 def shortest_lengths(size: str, trials: int, seed: int, chunk_trials: int = CHUNK_TRIALS) -> np.ndarray:
     """Decisions of the shortest path from each evaluation trial's start (cell and heading) to
-    its target, in the order `evaluate_maze` lists its trials: chunk c of the evaluation resets
-    its env with seed (seed, c), so the same reset here gives the same mazes and starts."""
+    its target, in the order `evaluate_maze` lists its trials: the same chunks, each reset with
+    the evaluation's seed for it, give the same mazes and starts."""
     lengths = []
-    sizes = [min(chunk_trials, trials - start) for start in range(0, trials, chunk_trials)]
     envs = {}
     try:
-        for c, batch in enumerate(sizes):
+        for c, batch in enumerate(chunk_sizes(trials, chunk_trials)):
             if batch not in envs:
                 envs[batch] = make_maze_trials(size, batch)
             trials_env = envs[batch]
-            trials_env.reset(seed=int(np.random.SeedSequence([seed, c]).generate_state(1)[0]))
+            trials_env.reset(seed=chunk_env_seed(seed, c))
             env = trials_env.task_env
             routes = [shortest_route(env.mazes[b], tuple(env.starts[b]), tuple(env.targets[b]))
                       for b in range(batch)]

@@ -177,6 +177,20 @@ def agent_seed(seed: int, chunk: int, name: str) -> np.random.SeedSequence:
     return np.random.SeedSequence([seed, chunk, zlib.crc32(name.encode())])
 
 
+def chunk_sizes(trials: int, chunk_trials: int | None = None) -> list[int]:
+    """How `evaluate_policies` splits ``trials`` into chunks of ``chunk_trials`` (default
+    `CHUNK_TRIALS`), in order: trial i of an evaluation is row i mod size of its chunk."""
+    size_max = CHUNK_TRIALS if chunk_trials is None else int(chunk_trials)
+    return [min(size_max, trials - start) for start in range(0, trials, size_max)]
+
+
+def chunk_env_seed(seed: int, chunk: int) -> int:
+    """The environment seed of chunk ``chunk`` of an evaluation with ``seed``, the same for
+    every policy (common random numbers): resetting a `TrialEnv` with it gives that chunk's
+    tasks."""
+    return int(np.random.SeedSequence([seed, chunk]).generate_state(1)[0])
+
+
 def resolve_agents(agents: Sequence[str | Policy], make_agent: Callable[[str], Policy],
                    checkpoint: str | Path | None = None) -> list[Policy]:
     """The policies an evaluation runs: CLI names through ``make_agent``, ready policies as
@@ -235,8 +249,7 @@ def evaluate_policies(env_name: str, setting: dict[str, int], make_env: Callable
     if len(set(names)) != len(names):
         raise UsageError(f"each agent may appear once, got {', '.join(names)}")
 
-    size_max = CHUNK_TRIALS if chunk_trials is None else int(chunk_trials)
-    chunks = [min(size_max, trials - start) for start in range(0, trials, size_max)]
+    chunks = chunk_sizes(trials, chunk_trials)
     returns = {n: [] for n in names}
     records = {n: [] for n in names}
     arrays = []
@@ -244,7 +257,7 @@ def evaluate_policies(env_name: str, setting: dict[str, int], make_env: Callable
               disable=_quiet(progress, trials if work is None else work), leave=False) as bar:
         for c, size in enumerate(chunks):
             env = make_env(size)
-            env_seed = int(np.random.SeedSequence([seed, c]).generate_state(1)[0])
+            env_seed = chunk_env_seed(seed, c)
             for policy in policies:
                 bar.set_postfix_str(policy.name)
                 # an ablation may roll its original's dice (attribute `dice`), so that the two
