@@ -45,8 +45,6 @@ from rl2_course.threads import fixed_torch_threads
 CHUNK_TRIALS = 8
 #: "rl2-forgetful" is an ablation: the RL² agent with its memory wiped before episode 2
 MAZE_AGENTS = ("random", "rl2", "rl2-forgetful")
-#: most episodes per evaluated trial (each is up to the size's time limit of decisions)
-MAX_EPISODES = MAX_MAZE_EPISODES
 
 
 def check_maze_setting(size: str, trials: int | None = None, walls: str | None = None,
@@ -59,8 +57,8 @@ def check_maze_setting(size: str, trials: int | None = None, walls: str | None =
         raise UsageError(f"unknown wall scheme {walls!r}; choose from {', '.join(WALL_SCHEMES)}")
     if starts is not None and starts not in START_PROTOCOLS:
         raise UsageError(f"unknown start protocol {starts!r}; choose from {', '.join(START_PROTOCOLS)}")
-    if not 2 <= episodes <= MAX_EPISODES:
-        raise UsageError(f"--episodes-per-trial must lie in [2, {MAX_EPISODES}] (improved compares "
+    if not 2 <= episodes <= MAX_MAZE_EPISODES:
+        raise UsageError(f"--episodes-per-trial must lie in [2, {MAX_MAZE_EPISODES}] (improved compares "
                          f"episodes 1 and 2), got {episodes}")
     if trials is not None and trials < 1:
         raise UsageError(f"--trials must be at least 1, got {trials}")

@@ -33,13 +33,13 @@ agent is given. Its embedding starts at zero, so adding a clock to a trained net
 (`runs.warm_start`) leaves what it computes unchanged until training moves it.
 
 The recurrent state of the course's interface is the *key/value cache*: per row, the step
-counter (and, with a clock, the episode's), the previous input, and each layer's keys and values of the steps so far, flat in one
-vector of ``state_size`` numbers. A rollout step therefore costs O(t) (one query against t
-cached keys) instead of recomputing the prefix, O(t²); a whole trial costs O(T²) and its cache
-holds 2 · layers · context · hidden_size numbers per trial. All zeros is the empty cache, so
-``initial_hidden`` and the memory-wipe ablation work as they do for a GRU. A truncated-BPTT
-segment starts from the cache the rollout recorded (as Transformer-XL does, no gradient flows
-into it).
+counter (and, with a clock, the episode's), the previous input, and each layer's keys and
+values of the steps so far, flat in one vector of ``state_size`` numbers. A rollout step
+therefore costs O(t) (one query against t cached keys) instead of recomputing the prefix,
+O(t²); a whole trial costs O(T²) and its cache holds 2 · layers · context · hidden_size numbers
+per trial. All zeros is the empty cache, so ``initial_hidden`` and the memory-wipe ablation
+work as they do for a GRU. A truncated-BPTT segment starts from the cache the rollout recorded
+(as Transformer-XL does, no gradient flows into it).
 """
 
 from __future__ import annotations
