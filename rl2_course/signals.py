@@ -9,9 +9,10 @@ own settings, rollout records, reward terms, losses and log columns.
 The hook, where the trainer calls it:
 
 * rollout (`train.collect_trials`): ``before_step(env, alive)`` before each env step and
-  ``after_step(env, info)`` after it; ``recorded(device)`` then hands over (T, B, ...) tensors.
-* GAE (`train.ppo_update`): ``reward_bonus(recorded)`` is added to the learner's r_t (the
-  policy's inputs and the logged return stay the environment's own).
+  ``after_step(env, actions, info)`` after it; ``recorded(device)`` then hands over (T, B, ...)
+  tensors.
+* GAE (`train.ppo_update`): ``reward_bonus(recorded, progress)`` is added to the learner's r_t
+  (the policy's inputs and the logged return stay the environment's own).
 * each minibatch: ``loss(data, hidden, log_probs, mask, model, progress)`` returns a weighted
   loss term (added to PPO's) and the numbers to log; ``data`` holds the minibatch's columns of
   what was recorded, ``progress`` runs from 0 to 1 over the schedule.
@@ -36,6 +37,15 @@ The three maze signals, and their settings (``--set NAME=VALUE``; `SignalSetting
   privileged teacher (Chen et al. 2019), on the policy's own steps (like DAgger), beside PPO's
   loss. With ``teacher_coef_final`` the weight decays linearly over the schedule, as the
   distillation weight does in kickstarting (Schmitt et al. 2018).
+
+One signal is for the bandits (chapter 02), where the open question is how much to explore:
+
+* ``count_bonus > 0``: the learner's reward for pulling arm a gains count_bonus / √N_a, N_a the
+  pulls of a so far in the trial, this one included (the count-based bonus of MBIE-EB, Strehl &
+  Littman 2008, and of UCB's confidence width). It is decayed linearly to zero by
+  ``count_bonus_until`` of the schedule, so the rest of training, and the agent that comes out,
+  optimise the paper's return alone. It reads only the agent's own actions, nothing of the task:
+  a help for the slow learner to find exploring, not privileged information.
 
 An agent trained with the teacher used privileged information: report it in its own column.
 """
@@ -72,6 +82,11 @@ class SignalSettings:
     teacher_coef: float = 0.0
     # ... decayed linearly to this weight over the schedule (None: held at teacher_coef)
     teacher_coef_final: float | None = None
+    # a bandit's count bonus, count_bonus / sqrt(pulls of the arm so far in the trial), added to
+    # the learner's reward; 0 = off
+    count_bonus: float = 0.0
+    # ... decayed linearly to zero by this fraction of the schedule (the rest is the paper's return)
+    count_bonus_until: float = 0.5
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> SignalSettings:
@@ -102,15 +117,16 @@ class TrainingSignal:
     def before_step(self, env: TrialEnv, alive: np.ndarray) -> None:
         """Before env.step; ``alive`` (B,) marks the rows whose trial has not ended."""
 
-    def after_step(self, env: TrialEnv, info: dict[str, Any]) -> None:
-        """After env.step, with its ``info``."""
+    def after_step(self, env: TrialEnv, actions: np.ndarray, info: dict[str, Any]) -> None:
+        """After env.step(``actions``), with its ``info``."""
 
     def recorded(self, device: torch.device) -> dict[str, torch.Tensor]:
         """What the rollout recorded, as (T, B, ...) tensors."""
         return {}
 
-    def reward_bonus(self, recorded: dict[str, torch.Tensor]) -> torch.Tensor | None:
-        """A (T, B) term added to the learner's rewards, or None."""
+    def reward_bonus(self, recorded: dict[str, torch.Tensor], progress: float
+                     ) -> torch.Tensor | None:
+        """A (T, B) term added to the learner's rewards at ``progress`` of the schedule, or None."""
         return None
 
     def rollout_stats(self, recorded: dict[str, torch.Tensor]) -> dict[str, float]:
@@ -169,12 +185,12 @@ class RewardShaping(_Recorder):
         self._later_episode = env.episode_index >= 1
         self._cells_before = env.task_env.cells_to_target()
 
-    def after_step(self, env: TrialEnv, info: dict[str, Any]) -> None:
+    def after_step(self, env: TrialEnv, actions: np.ndarray, info: dict[str, Any]) -> None:
         # measured where the step ended, before a restart moves the agent
         closer = self._cells_before - self.gamma * env.task_env.cells_to_target(info["position"])
         self._keep("shaping", (self.coef * closer * self._later_episode).astype(np.float32))
 
-    def reward_bonus(self, recorded):
+    def reward_bonus(self, recorded, progress):
         return recorded["shaping"]
 
     def rollout_stats(self, recorded):
@@ -198,7 +214,7 @@ class Teacher(_Recorder):
         self._keep("actions", env.task_env.teacher_actions())
         self._keep("mask", taught.astype(np.float32))
 
-    def after_step(self, env: TrialEnv, info: dict[str, Any]) -> None:
+    def after_step(self, env: TrialEnv, actions: np.ndarray, info: dict[str, Any]) -> None:
         self._found_target |= info["reached"]
 
     def weight(self, progress: float) -> float:
@@ -215,11 +231,42 @@ class Teacher(_Recorder):
         return self.weight(progress) * teacher_loss, {"teacher_loss": teacher_loss.item()}
 
 
+class CountBonus(_Recorder):
+    """count_bonus / √N_a for each pull of arm a (N_a: its pulls so far in the trial, this one
+    included), decayed linearly to zero by ``until`` of the schedule."""
+
+    log_columns = ("count_bonus",)
+
+    def __init__(self, coef: float, until: float) -> None:
+        self.coef, self.until = coef, until
+
+    def start(self, env: TrialEnv) -> None:
+        super().start(env)
+        self._pulls = np.zeros((env.num_envs, env.num_actions), dtype=np.int64)
+
+    def after_step(self, env: TrialEnv, actions: np.ndarray, info: dict[str, Any]) -> None:
+        rows = np.arange(len(actions))
+        self._pulls[rows, actions] += 1
+        self._keep("inverse_sqrt_pulls", (1.0 / np.sqrt(self._pulls[rows, actions])).astype(np.float32))
+
+    def weight(self, progress: float) -> float:
+        """count_bonus at the start of the schedule, 0 from ``until`` of it on."""
+        return self.coef * max(0.0, 1.0 - progress / self.until)
+
+    def reward_bonus(self, recorded, progress):
+        return self.weight(progress) * recorded["inverse_sqrt_pulls"]
+
+    def rollout_stats(self, recorded):
+        # per trial at full weight (the learner gets weight(progress) times it)
+        return {"count_bonus": float(self.coef * recorded["inverse_sqrt_pulls"].sum(0).mean())}
+
+
 #: signal -> (the setting that switches it on, what it is, the task families whose env has it)
 SIGNALS = {
     "aux_coef": ("the weight of the maze's auxiliary loss", ("maze",)),
     "shaping_coef": ("the maze's reward shaping per cell", ("maze",)),
     "teacher_coef": ("the weight of the maze's teacher loss", ("maze",)),
+    "count_bonus": ("a bandit's count bonus per pull", ("bandit",)),
 }
 
 
@@ -238,6 +285,9 @@ def check_signals(values: dict[str, Any], env: str) -> None:
     if final is not None and not 0 <= final <= settings.teacher_coef:
         raise UsageError(f"teacher_coef_final (where the teacher's weight decays to) must lie "
                          f"between 0 and teacher_coef={settings.teacher_coef}; got {final}")
+    if not 0 < settings.count_bonus_until <= 1:
+        raise UsageError(f"count_bonus_until (the fraction of the schedule by which the count bonus "
+                         f"has decayed to zero) must lie in (0, 1]; got {settings.count_bonus_until}")
     if settings.aux_task not in AUX_TASKS:
         raise UsageError(f"aux_task must be one of {', '.join(AUX_TASKS)}, got {settings.aux_task!r}")
 
@@ -252,6 +302,8 @@ def make_signals(values: dict[str, Any], gamma: float) -> list[TrainingSignal]:
         signals.append(RewardShaping(settings.shaping_coef, gamma))
     if settings.teacher_coef > 0:
         signals.append(Teacher(settings.teacher_coef, settings.teacher_coef_final))
+    if settings.count_bonus > 0:
+        signals.append(CountBonus(settings.count_bonus, settings.count_bonus_until))
     return signals
 
 
@@ -273,5 +325,5 @@ def privileged_aids(config: dict[str, Any]) -> tuple[str, ...]:
     return tuple(aids)
 
 
-__all__ = ["AuxiliaryTask", "RewardShaping", "SIGNAL_FIELDS", "SignalSettings", "Teacher",
+__all__ = ["AuxiliaryTask", "CountBonus", "RewardShaping", "SIGNAL_FIELDS", "SignalSettings", "Teacher",
            "TrainingSignal", "check_signals", "make_signals", "privileged_aids"]

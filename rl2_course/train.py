@@ -169,7 +169,7 @@ def collect_trials(model: RecurrentActorCritic, env: TrialEnv, env_seed: int,
                 signal.before_step(env, ~terminated)
             x_np, reward, terminated, truncated, info = env.step(action_cpu.numpy())
             for signal in signals:
-                signal.after_step(env, info)
+                signal.after_step(env, action_cpu.numpy(), info)
             steps["x"].append(x)
             steps["a"].append(action)
             steps["logp"].append(log_probs.gather(-1, action[:, None]).squeeze(-1))
@@ -306,7 +306,7 @@ def ppo_update(model: RecurrentActorCritic, optimizer: torch.optim.Optimizer, ba
     """
     rewards = batch.rewards
     for signal, data in zip(signals, batch.signal_data):
-        bonus = signal.reward_bonus(data)
+        bonus = signal.reward_bonus(data, progress)
         rewards = rewards if bonus is None else rewards + bonus
     rewards = rewards * config.reward_scale
     # Every trial ended at step T-1, so nothing is bootstrapped from last_value.

@@ -1,4 +1,5 @@
-"""Extra training signals (`rl2_course.signals`): the maze's auxiliary task, shaping, teacher.
+"""Extra training signals (`rl2_course.signals`): the maze's auxiliary task, shaping, teacher,
+and the bandits' count bonus.
 
 The update-side tests use a tiny bandit batch (the signals' losses and reward terms do not
 care which env recorded their data); what the maze's env records is in test_maze_training.py.
@@ -12,9 +13,9 @@ import torch
 
 from rl2_course.agents import load_checkpoint
 from rl2_course.errors import UsageError
-from rl2_course.signals import AuxiliaryTask, RewardShaping, Teacher, make_signals
-from rl2_course.train import (LOG_COLUMNS, TrainConfig, fresh_state, parse_overrides, ppo_update,
-                              schedule, train)
+from rl2_course.signals import AuxiliaryTask, CountBonus, RewardShaping, Teacher, make_signals
+from rl2_course.train import (LOG_COLUMNS, TrainConfig, collect_trials, fresh_state, parse_overrides,
+                              ppo_update, schedule, train)
 from test_train import _uneven_trials, assert_same_params, params, tiny
 
 LENGTHS, STEPS = [3, 17, 9, 5], 17
@@ -185,3 +186,52 @@ def test_teacher_weight_decays_to_teacher_coef_final_and_an_update_uses_the_prog
             with_signals(by_updates, teacher_coef_final=final).validate()
     assert parse_overrides(["teacher_coef_final=0"]) == {"teacher_coef_final": 0.0}
     assert parse_overrides(["teacher_coef_final=none"]) == {"teacher_coef_final": None}
+
+
+def test_count_bonus_pays_one_over_the_root_of_each_arms_pulls_so_far_and_fades_by_its_until():
+    """``count_bonus``: pulls 0, 0, 1, 0 earn 1, 1/√2, 1, 1/√3 times the weight; the weight falls
+    linearly to zero at ``count_bonus_until`` of the schedule and stays there."""
+    class TwoArmedRows:
+        num_envs, num_actions = 2, 2
+
+    bonus = CountBonus(0.5, until=0.4)
+    bonus.start(TwoArmedRows())
+    for pulls in ([0, 1], [0, 1], [1, 1], [0, 0]):
+        bonus.after_step(TwoArmedRows(), np.array(pulls), {})
+    recorded = bonus.recorded(torch.device("cpu"))
+    expected = torch.tensor([[1, 1], [2 ** -0.5, 2 ** -0.5], [1, 3 ** -0.5], [3 ** -0.5, 1]])
+    assert torch.allclose(recorded["inverse_sqrt_pulls"], expected)
+    assert [round(bonus.weight(p), 6) for p in (0.0, 0.2, 0.4, 1.0)] == [0.5, 0.25, 0.0, 0.0]
+    assert torch.allclose(bonus.reward_bonus(recorded, 0.2), 0.25 * expected)
+    assert bonus.rollout_stats(recorded)["count_bonus"] == pytest.approx(0.5 * float(expected.sum(0).mean()))
+
+
+def test_count_bonus_reaches_the_learner_only_vanishes_after_until_and_only_bandits_take_it():
+    """A real bandit rollout records the bonus beside the env's own rewards (the policy's
+    inputs and the logged return are the env's); once the bonus has faded, an update is plain
+    RL²'s to the bit; before, it is not. Other families and bad fractions are refused."""
+    config = tiny(bptt_length=None)
+    signals = [CountBonus(0.5, until=0.5)]
+    batches = []
+    for with_bonus in (signals, []):
+        state = fresh_state(config)
+        batches.append(collect_trials(state.model, config.make_env(), 3, torch.Generator().manual_seed(0),
+                                      None, with_bonus))
+    noted, plain = batches
+    assert torch.equal(noted.rewards, plain.rewards) and torch.equal(noted.x, plain.x)
+    assert noted.signal_data[0]["inverse_sqrt_pulls"].shape == noted.rewards.shape
+    results = []
+    for batch, sigs, progress in ((noted, signals, 0.5), (plain, [], 0.0), (noted, signals, 0.1)):
+        state = fresh_state(config)
+        ppo_update(state.model, state.optimizer, batch, config, 0.01, np.random.default_rng(0),
+                   sigs, progress)
+        results.append(params(state.model))
+    assert_same_params(results[0], results[1])
+    assert any(not torch.allclose(results[2][k], results[1][k]) for k in results[1])
+    assert with_signals(config, count_bonus=0.5).log_columns == LOG_COLUMNS + ("count_bonus",)
+    assert parse_overrides(["count_bonus=0.5", "count_bonus_until=0.3"]) == {
+        "count_bonus": 0.5, "count_bonus_until": 0.3}
+    with pytest.raises(UsageError, match="count_bonus"):
+        TrainConfig.for_mdp(10, count_bonus=0.5).validate()
+    with pytest.raises(UsageError, match="count_bonus_until"):
+        tiny(count_bonus=0.5, count_bonus_until=0.0).validate()
