@@ -50,3 +50,12 @@ TABLE3: dict[str, dict] = {
     "large": {"length": (180.1, 151.8), "length_error": (6.0, 5.9), "success": (0.971, 0.967),
               "improved": 0.714},
 }
+#: the paper's two maze sizes (3 × 3 and 5 × 5 rooms) as the course names them
+#: (`envs.maze.MAZE_SIZES`); the course's own "small" and "large" are larger mazes
+TABLE3_COURSE_SIZES = {"small": "paper-small", "large": "paper-large"}
+
+
+def table3_for_size(size: str) -> dict | None:
+    """The paper's Table 3 numbers for the course's maze ``size``, None for a size the paper
+    did not play."""
+    return next((TABLE3[paper] for paper, ours in TABLE3_COURSE_SIZES.items() if ours == size), None)

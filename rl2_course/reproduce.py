@@ -61,8 +61,8 @@ TABLE2_TITLES = {"random": "Random", "psrl": "PSRL", "opsrl": "OPSRL", "ucrl2": 
 #: trials per row of Table 2 with --quick (n=100 costs ~10× n=10 per trial)
 QUICK_TRIALS_MDP = {10: 500, 25: 200, 50: 100, 75: 60, 100: 50}
 
-#: Table 3's maze sizes, in the paper's column order
-TABLE3_SETTINGS: tuple[str, ...] = tuple(paper.TABLE3)
+#: Table 3's maze sizes: the paper's two (beside its numbers), then the course's larger first ones
+TABLE3_SETTINGS: tuple[str, ...] = (*paper.TABLE3_COURSE_SIZES.values(), "small", "large")
 #: the start protocols Table 3 is played under, the paper's ("same") first: its main rows
 TABLE3_STARTS: tuple[str, ...] = ("same", "random")
 #: the agents of one RL² network: intact, and with its memory wiped when episode 2 begins
@@ -374,9 +374,10 @@ def table3_markdown(rows: list[MazeTableRow]) -> str:
                 trials = "—" if e.metrics is None else str(row.trials)
                 lines.append(f"| {row.size} | {table3_agent_title(e)} | {learned} | {trials} | "
                              + " | ".join(cells) + " |")
-            if protocol == "same":
+            published = paper.table3_for_size(row.size)
+            if protocol == "same" and published is not None:
                 lines.append(f"| {row.size} | RL², paper | same starts | — | "
-                             + " | ".join(_paper_cells(paper.TABLE3[row.size])) + " |")
+                             + " | ".join(_paper_cells(published)) + " |")
         blocks.append("\n".join(lines))
     limits = ", ".join(f"{s.size} {s.time_limit}" for s in MAZE_SETTINGS.values())
     reasons = _missing_reasons(rows)
@@ -390,7 +391,9 @@ def table3_markdown(rows: list[MazeTableRow]) -> str:
         f"that reached the target within our time limit ({limits} decisions); improved: share "
         f"of trials whose second episode is shorter than the first (a failed episode counts as "
         f"the full limit). \"RL², paper\": the paper's numbers ({paper.CITATION}, Table 3), "
-        f"not ours." + (f" —: no number ({'; '.join(reasons)})." if reasons else "")
+        f"not ours, beside the course's sizes that match its mazes (3 × 3 and 5 × 5 rooms); "
+        f"the course's `small` and `large` (5 × 5 and 9 × 9 rooms) are larger mazes the paper "
+        f"did not play." + (f" —: no number ({'; '.join(reasons)})." if reasons else "")
         + (TABLE3_AIDS_NOTE if any(e.aids for row in rows for e in row.entries) else ""))
     return "\n\n".join(blocks)
 
@@ -420,7 +423,8 @@ def table3_json(rows: list[MazeTableRow], seed: int) -> dict:
                       "privileged_aids": list(e.aids),
                       "metrics": None if e.metrics is None else e.metrics.to_json()}
                      for e in r.entries],
-         "paper": {"rl2": paper.TABLE3.get(r.size, {})} if r.starts == "same" else {},
+         "paper": ({"rl2": paper.table3_for_size(r.size)}
+                   if r.starts == "same" and paper.table3_for_size(r.size) else {}),
          "missing": r.missing}) for r in rows]}
 
 

@@ -105,22 +105,25 @@ def _with(checkpoint, directory):
 
 def test_table3_plays_both_start_protocols_the_papers_first_beside_its_numbers(monkeypatch, tmp_path):
     monkeypatch.setenv("RL2_COURSE_ASSETS", str(tmp_path / "no-assets"))    # no RL² checkpoint
-    rows = reproduce_table3(trials=2, seed=3, settings=["small"])
-    assert [(r.size, r.starts, r.trials) for r in rows] == [("small", "same", 2), ("small", "random", 2)]
+    rows = reproduce_table3(trials=2, seed=3, settings=["paper-small", "small"])
+    assert [(r.size, r.starts, r.trials) for r in rows] == [
+        ("paper-small", "same", 2), ("paper-small", "random", 2), ("small", "same", 2),
+        ("small", "random", 2)]
     for row in rows:
         assert [(e.agent, e.learned, e.metrics is None) for e in row.entries] == [
             ("random", None, False), ("rl2", "same", True), ("rl2", "random", True)]
-        assert "no maze-small-same.pt yet" in row.missing["same"]
-        assert "no maze-small.pt yet" in row.missing["random"]
+        assert f"no maze-{row.size}-same.pt yet" in row.missing["same"]
+        assert f"no maze-{row.size}.pt yet" in row.missing["random"]
     text = table3_markdown(rows)
     assert text.index("**Same starts (the paper's protocol)") < text.index("**Random starts")
     assert "| maze | agent | trained on | trials | length, episode 1 |" in text
-    # the paper's RL² once, under its own protocol, labelled as the paper's
-    assert text.count("RL², paper") == 2          # its row, and the note that says whose it is
-    assert ("| small | RL², paper | same starts | — | 52.4 ± 1.3 | 39.1 ± 0.9 | 99.3 % | 99.6 % "
-            "| 91.7 % |") in text
+    # the paper's RL² once, under its own protocol, beside the course's size that is the
+    # paper's small maze (3 × 3 rooms), never beside the course's larger "small"
+    assert text.count("| RL², paper |") == 1
+    assert ("| paper-small | RL², paper | same starts | — | 52.4 ± 1.3 | 39.1 ± 0.9 | 99.3 % | "
+            "99.6 % | 91.7 % |") in text
     assert "| small | RL² | same starts | — | — |" in text and "not ours" in text
-    assert table3_markdown(reproduce_table3(trials=2, seed=3, settings=["small"])) == text
+    assert table3_markdown(reproduce_table3(trials=2, seed=3, settings=["paper-small", "small"])) == text
 
 
 def test_reproduce_table3_quick_from_the_command_line_writes_strict_json(monkeypatch, tmp_path, capsys):
@@ -129,7 +132,8 @@ def test_reproduce_table3_quick_from_the_command_line_writes_strict_json(monkeyp
     from rl2_course.envs.maze import doom_processes
 
     monkeypatch.setenv("RL2_COURSE_ASSETS", str(tmp_path / "no-assets"))
-    monkeypatch.setattr(reproduce, "QUICK_TRIALS_MAZE", {"small": 2, "large": 1})
+    monkeypatch.setattr(reproduce, "QUICK_TRIALS_MAZE", {"paper-small": 2, "paper-large": 1,
+                                                         "small": 2, "large": 1})
     assert main(["reproduce", "table3", "--quick", "--seed", "2", "--out", str(tmp_path / "out")]) == 0
     assert "RL², paper" in capsys.readouterr().out
     assert (tmp_path / "out" / "table3.md").read_text().startswith("**Same starts")
@@ -137,6 +141,8 @@ def test_reproduce_table3_quick_from_the_command_line_writes_strict_json(monkeyp
     json.dumps(data, allow_nan=False)                     # no NaN: nulls where nothing succeeded
     assert data["table"] == "table3" and data["seed"] == 2 and "wall_seconds" in data
     assert [(r["size"], r["starts"], r["cells"], r["trials"]) for r in data["rows"]] == [
+        ("paper-small", "same", 3, 2), ("paper-small", "random", 3, 2),
+        ("paper-large", "same", 5, 1), ("paper-large", "random", 5, 1),
         ("small", "same", 5, 2), ("small", "random", 5, 2), ("large", "same", 9, 1),
         ("large", "random", 9, 1)]
     for row in data["rows"]:
@@ -146,10 +152,11 @@ def test_reproduce_table3_quick_from_the_command_line_writes_strict_json(monkeyp
         assert [(r["agent"], r["trained_starts"], r["metrics"]) for r in rl2] == [
             ("rl2", "same", None), ("rl2", "random", None)]
         assert set(row["missing"]) == {"same", "random"}
-        if row["starts"] == "same":
-            assert row["paper"]["rl2"]["success"] == list(paper.TABLE3[row["size"]]["success"])
+        if row["starts"] == "same" and row["size"].startswith("paper-"):
+            published = paper.TABLE3[row["size"].removeprefix("paper-")]
+            assert row["paper"]["rl2"]["success"] == list(published["success"])
         else:
-            assert row["paper"] == {}                     # the paper played same starts only
+            assert row["paper"] == {}     # the paper played same starts, and its own sizes only
     assert doom_processes(f"rl2-maze-{os.getpid()}-") == []
 
 
