@@ -81,6 +81,8 @@ EVALUATIONS["shipped-maze-small-uniform"] = [
     str(Path(__file__).resolve().parents[1] / "assets" / "checkpoints" / "maze-small-uniform.pt")]
 EVALUATIONS["shipped-maze-large"] = ["evaluate", "maze", "--size", "large", "--agents", "rl2",
                                      "--trials", "1", "--seed", "14", "--starts", "random"]
+EVALUATIONS["shipped-maze-paper-small-same"] = ["evaluate", "maze", "--size", "paper-small",
+                                                "--agents", "rl2", "--trials", "2", "--seed", "15"]
 
 
 def weights_hash(checkpoint: Path) -> str:
