@@ -381,6 +381,8 @@ def table3_markdown(rows: list[MazeTableRow]) -> str:
         blocks.append("\n".join(lines))
     limits = ", ".join(f"{s.size} {s.time_limit}" for s in MAZE_SETTINGS.values())
     reasons = _missing_reasons(rows)
+    paper_sizes = tuple(paper.TABLE3_COURSE_SIZES.values())
+    other_sizes = tuple(s for s in MAZE_SETTINGS if s not in paper_sizes)
     blocks.append(
         f"Every agent of a maze size meets the same mazes, targets and first starts. \"trained "
         f"on\": the start protocol the RL² agent learned; it plays the other one only here and "
@@ -391,9 +393,9 @@ def table3_markdown(rows: list[MazeTableRow]) -> str:
         f"that reached the target within our time limit ({limits} decisions); improved: share "
         f"of trials whose second episode is shorter than the first (a failed episode counts as "
         f"the full limit). \"RL², paper\": the paper's numbers ({paper.CITATION}, Table 3), "
-        f"not ours, beside the course's sizes that match its mazes (3 × 3 and 5 × 5 rooms); "
-        f"the course's `small` and `large` (5 × 5 and 9 × 9 rooms) are larger mazes the paper "
-        f"did not play." + (f" —: no number ({'; '.join(reasons)})." if reasons else "")
+        f"not ours, beside the course's sizes that are its mazes ({_rooms(paper_sizes)}); the "
+        f"course's {_rooms(other_sizes)} are larger mazes the paper did not play."
+        + (f" —: no number ({'; '.join(reasons)})." if reasons else "")
         + (TABLE3_AIDS_NOTE if any(e.aids for row in rows for e in row.entries) else ""))
     return "\n\n".join(blocks)
 
@@ -407,6 +409,12 @@ TABLE3_AIDS_NOTE = (
     "its last run; a warm start inherits those of the runs before it (the shipped small agent's "
     "lineage also used reward shaping and a teacher: docs/maze.md). By the course's rule it is "
     "not shown as plain RL².")
+
+
+def _rooms(sizes: tuple[str, ...]) -> str:
+    """E.g. "`paper-small` 3 × 3 and `paper-large` 5 × 5 rooms"."""
+    return " and ".join(f"`{s}` {MAZE_SETTINGS[s].cells} × {MAZE_SETTINGS[s].cells}"
+                        for s in sizes) + " rooms"
 
 
 def _missing_reasons(rows: list[MazeTableRow]) -> list[str]:
@@ -423,8 +431,8 @@ def table3_json(rows: list[MazeTableRow], seed: int) -> dict:
                       "privileged_aids": list(e.aids),
                       "metrics": None if e.metrics is None else e.metrics.to_json()}
                      for e in r.entries],
-         "paper": ({"rl2": paper.table3_for_size(r.size)}
-                   if r.starts == "same" and paper.table3_for_size(r.size) else {}),
+         "paper": ({"rl2": published} if r.starts == "same"
+                   and (published := paper.table3_for_size(r.size)) is not None else {}),
          "missing": r.missing}) for r in rows]}
 
 

@@ -247,7 +247,8 @@ class CountBonus(_Recorder):
     def after_step(self, env: TrialEnv, actions: np.ndarray, info: dict[str, Any]) -> None:
         rows = np.arange(len(actions))
         self._pulls[rows, actions] += 1
-        self._keep("inverse_sqrt_pulls", (1.0 / np.sqrt(self._pulls[rows, actions])).astype(np.float32))
+        pulls = self._pulls[rows, actions]
+        self._keep("inverse_sqrt_pulls", (1.0 / np.sqrt(pulls)).astype(np.float32))
 
     def weight(self, progress: float) -> float:
         """count_bonus at the start of the schedule, 0 from ``until`` of it on."""
@@ -325,5 +326,5 @@ def privileged_aids(config: dict[str, Any]) -> tuple[str, ...]:
     return tuple(aids)
 
 
-__all__ = ["AuxiliaryTask", "CountBonus", "RewardShaping", "SIGNAL_FIELDS", "SignalSettings", "Teacher",
-           "TrainingSignal", "check_signals", "make_signals", "privileged_aids"]
+__all__ = ["AuxiliaryTask", "CountBonus", "RewardShaping", "SIGNAL_FIELDS", "SignalSettings",
+           "Teacher", "TrainingSignal", "check_signals", "make_signals", "privileged_aids"]
