@@ -167,9 +167,10 @@ def collect_trials(model: RecurrentActorCritic, env: TrialEnv, env_seed: int,
             steps["episode"].append(torch.from_numpy(env.episode_index.copy()).to(device))
             for signal in signals:
                 signal.before_step(env, ~terminated)
-            x_np, reward, terminated, truncated, info = env.step(action_cpu.numpy())
+            actions_np = action_cpu.numpy()
+            x_np, reward, terminated, truncated, info = env.step(actions_np)
             for signal in signals:
-                signal.after_step(env, action_cpu.numpy(), info)
+                signal.after_step(env, actions_np, info)
             steps["x"].append(x)
             steps["a"].append(action)
             steps["logp"].append(log_probs.gather(-1, action[:, None]).squeeze(-1))
