@@ -43,8 +43,7 @@ WIDGETS = {
             'MDPTrialStepper(make_mdp_agent("rl2", 10), 10, seed=5{draw})'),                    # chapter 03
     "maze": ("from rl2_course.evaluate_maze import make_maze_agent\n"
              "from rl2_course.widgets import MazeTrialStepper",
-             'MazeTrialStepper(make_maze_agent("rl2", "small", starts="random"), "small", seed=4, '
-             'starts="random"{draw})'),                                                      # chapter 04
+             'MazeTrialStepper(make_maze_agent("rl2", "paper-small"), "paper-small", seed=4{draw})'),  # chapter 04
 }
 
 
