@@ -97,6 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
                              "training: an attention context grows (new positions repeat its "
                              "last episode's), a GRU is copied; e.g. the n=10 MDP agent for "
                              "n=50 trials")
+    export.add_argument("--size", default=None,
+                        help="make a maze agent play mazes of this size, with no training: the "
+                             "weights are copied and an attention context grows; evaluations "
+                             "and Table 3 say what it was trained on")
     export.set_defaults(run=_export)
 
     reproduce = commands.add_parser("reproduce", help="reproduce a table of the paper")
@@ -260,6 +264,13 @@ def _export(args: argparse.Namespace) -> int:
     from rl2_course.agents.checkpoint import export_checkpoint
 
     source = args.source / "checkpoint.pt" if args.source.is_dir() else args.source
+    if args.episodes is not None and args.size is not None:
+        raise UsageError("export takes --episodes or --size, not both: export twice")
+    if args.size is not None:
+        from rl2_course.runs import play_on_maze_size
+
+        print(f"wrote {play_on_maze_size(source, args.destination, args.size)}")
+        return 0
     if args.episodes is not None:
         from rl2_course.runs import grow_context
 

@@ -138,6 +138,12 @@ def agents_trained_starts(policies: Sequence[Policy]) -> dict[str, str]:
             if (getattr(p, "trained_on", None) or {}).get("env") == "maze"}
 
 
+def agents_trained_sizes(policies: Sequence[Policy]) -> dict[str, str]:
+    """The maze size each RL² agent among ``policies`` was trained on, by name, for those made
+    to play another size without training there (`export --size`)."""
+    return {p.name: p.trained_size for p in policies if getattr(p, "trained_size", None)}
+
+
 # --------------------------------------------------------------------------------------------
 # Table 3's metrics
 # --------------------------------------------------------------------------------------------
@@ -212,17 +218,26 @@ class MazeEvaluation:
     episodes: int = MAZE_EPISODES
     #: RL² agent -> the start protocol it was trained on (`agents_trained_starts`)
     trained_starts: dict[str, str] = field(default_factory=dict)
+    #: RL² agent -> the maze size it was trained on, where not ``size`` (`agents_trained_sizes`)
+    trained_sizes: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return {"env": "maze", "size": self.size, "walls": self.walls, "starts": self.starts,
                 "episodes": self.episodes, "trials": self.trials, "seed": self.seed,
                 "trained_starts": dict(self.trained_starts),
+                "trained_sizes": dict(self.trained_sizes),
                 "results": {name: m.to_json() for name, m in self.results.items()}}
 
     def notes(self) -> list[str]:
         """What a reader of the table must know that its columns do not say: agents playing a
-        start protocol they were not trained on, episodes beyond the two they were trained on."""
+        maze size or a start protocol they were not trained on, episodes beyond the two they
+        were trained on."""
         notes = []
+        for trained in sorted(set(self.trained_sizes.values())):
+            names = sorted(n for n, s in self.trained_sizes.items() if s == trained)
+            notes.append(f"note: {', '.join(names)} {'was' if len(names) == 1 else 'were'} "
+                         f"trained on {trained} mazes only and play{'s' if len(names) == 1 else ''} "
+                         f"{self.size} here unchanged (export --size)")
         other = sorted(n for n, p in self.trained_starts.items() if p != self.starts)
         if other:
             learned = ", ".join(sorted({self.trained_starts[n] for n in other}))
@@ -297,7 +312,8 @@ def evaluate_maze(size: str, agents: Sequence[str | Policy], trials: int, seed: 
     return MazeEvaluation(size, trials, seed,
                           {name: MazeMetrics.from_records(r.records, episodes_per_trial)
                            for name, r in evaluation.results.items()}, walls, starts,
-                          episodes_per_trial, agents_trained_starts(policies))
+                          episodes_per_trial, agents_trained_starts(policies),
+                          agents_trained_sizes(policies))
 
 
 __all__ = ["CHUNK_TRIALS", "MAZE_AGENTS", "MazeEvaluation", "MazeMetrics", "agents_trained_starts",

@@ -248,12 +248,15 @@ def table1_json(rows: list[TableRow], seed: int) -> dict:
 class MazeTableEntry:
     """One agent of Table 3 under one protocol: ``learned`` is the start protocol an RL² agent
     was trained on (None for the random agent); ``metrics`` None: no such agent (yet);
-    ``aids``: the privileged training signals its checkpoint records (`signals.privileged_aids`)."""
+    ``aids``: the privileged training signals its checkpoint records (`signals.privileged_aids`);
+    ``trained_size``: the maze size it was trained on, where its file plays another one
+    unchanged (`export --size`)."""
 
     agent: str
     learned: str | None
     metrics: MazeMetrics | None
     aids: tuple[str, ...] = ()
+    trained_size: str | None = None
 
 
 @dataclass
@@ -325,7 +328,8 @@ def reproduce_table3(trials: int | None = None, seed: int = 0, quick: bool = Fal
                 results = evaluate_maze(size, agents, count, seed, starts=protocol,
                                         other_starts=True, progress=progress).results
                 aids = table3_training_aids(agents)
-                entries += [MazeTableEntry(a.name, learned, results[a.name], aids) for a in agents]
+                entries += [MazeTableEntry(a.name, learned, results[a.name], aids, a.trained_size)
+                            for a in agents]
             rows.append(MazeTableRow(size, protocol, count, entries, missing))
     return rows
 
@@ -369,6 +373,8 @@ def table3_markdown(rows: list[MazeTableRow]) -> str:
         for row in (r for r in rows if r.starts == protocol):
             for e in row.entries:
                 learned = "—" if e.learned is None else f"{e.learned} starts"
+                if e.trained_size is not None:
+                    learned = f"{e.trained_size} mazes ‡, {learned}"
                 learned += "".join(f"; {aid}" for aid in e.aids)
                 cells = ["—"] * len(TABLE3_COLUMNS) if e.metrics is None else _our_cells(e.metrics)
                 trials = "—" if e.metrics is None else str(row.trials)
@@ -396,9 +402,17 @@ def table3_markdown(rows: list[MazeTableRow]) -> str:
         f"not ours, beside the course's sizes that are its mazes ({_rooms(paper_sizes)}); the "
         f"course's {_rooms(other_sizes)} are larger mazes the paper did not play."
         + (f" —: no number ({'; '.join(reasons)})." if reasons else "")
+        + (TABLE3_OTHER_SIZE_NOTE if any(e.trained_size for row in rows for e in row.entries)
+           else "")
         + (TABLE3_AIDS_NOTE if any(e.aids for row in rows for e in row.entries) else ""))
     return "\n\n".join(blocks)
 
+
+#: Table 3's footnote where an agent plays a maze size it was not trained on (`export --size`)
+TABLE3_OTHER_SIZE_NOTE = (
+    " ‡: trained on mazes of that size only, and played here unchanged (`export --size`: the "
+    "weights copied, an attention context grown), as the paper's first author also played his "
+    "small-maze agent on the large maze; never trained on this size.")
 
 #: Table 3's footnote where an agent was trained with privileged aids (`signals.privileged_aids`)
 TABLE3_AIDS_NOTE = (
@@ -428,7 +442,7 @@ def table3_json(rows: list[MazeTableRow], seed: int) -> dict:
         {"size": r.size, "starts": r.starts, "cells": MAZE_SETTINGS[r.size].cells,
          "time_limit": MAZE_SETTINGS[r.size].time_limit, "trials": r.trials,
          "results": [{"agent": e.agent, "trained_starts": e.learned,
-                      "privileged_aids": list(e.aids),
+                      "privileged_aids": list(e.aids), "trained_size": e.trained_size,
                       "metrics": None if e.metrics is None else e.metrics.to_json()}
                      for e in r.entries],
          "paper": ({"rl2": published} if r.starts == "same"

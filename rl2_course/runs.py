@@ -309,8 +309,7 @@ def restore_run(path: Path, config: Any, env_spec: dict[str, Any], budget_fields
     return state
 
 
-def warm_start(model: RecurrentActorCritic, path: Path, period: int = 1,
-               parts: str = "all") -> None:
+def warm_start(model: RecurrentActorCritic, path: Path, parts: str = "all") -> None:
     """Copy the weights of checkpoint ``path`` into ``model`` (same architecture required).
 
     ``parts="encoder"`` copies only the observation encoder φ (same encoder required): a new
@@ -319,9 +318,9 @@ def warm_start(model: RecurrentActorCritic, path: Path, period: int = 1,
     Only the weights travel: the optimizer, the schedules and the random streams start fresh,
     and the checkpoint's task family may differ (that is the point: a shorter trial length).
     The auxiliary head may differ: a new one keeps its fresh weights, an unused one is dropped.
-    An attention memory may grow its context (a curriculum n = 25 → 50 → 100): the positions
-    the checkpoint never saw take the embeddings of its last ``period`` positions (its last
-    episode, repeated), so a new episode looks like a late one, not like a trial's start.
+    An attention memory may grow its context (a curriculum n = 25 → 50 → 100, or a larger
+    maze): the positions the checkpoint never saw take the embeddings of its last episode's
+    positions, repeated, so a new episode looks like a late one, not like a trial's start.
     It may also gain an episode clock (`agents.attention`), whose embedding starts at zero.
     """
     payload = read_checkpoint(path)
@@ -356,7 +355,8 @@ def warm_start(model: RecurrentActorCritic, path: Path, period: int = 1,
     state = dict(payload["state_dict"])
     if theirs.get("context") != ours.get("context"):
         state["gru.position.weight"] = _repeat_last_positions(
-            state["gru.position.weight"], model.gru.position.weight.detach(), period, path)
+            state["gru.position.weight"], model.gru.position.weight.detach(),
+            _episode_steps(theirs, payload["env_spec"]), path)
     if clock_added:
         state["gru.episode_position.weight"] = model.gru.episode_position.weight.detach().clone()
     if theirs.get("aux_size", 0) == model.aux_size:
@@ -389,20 +389,74 @@ def grow_context(source: Path, destination: Path, episodes: int) -> Path:
                          f"trial; a context can grow, not shrink")
     grown = model
     if spec.get("cell") == "attention":
-        period = spec["context"] // trained             # steps per episode
-        if period * int(episodes) > MAX_SIZE:
-            raise UsageError(f"export --episodes {episodes}: a context of "
-                             f"{period * int(episodes):,} steps is more than a checkpoint may "
-                             f"hold ({MAX_SIZE:,})")
-        grown = RecurrentActorCritic.from_spec({**spec, "context": period * int(episodes)})
-        state = dict(model.state_dict())
-        state["gru.position.weight"] = _repeat_last_positions(
-            state["gru.position.weight"], grown.gru.position.weight.detach(), period, source)
-        grown.load_state_dict(state)
+        context = _episode_steps(spec, env_spec) * int(episodes)
+        if context > MAX_SIZE:
+            raise UsageError(f"export --episodes {episodes}: a context of {context:,} steps is "
+                             f"more than a checkpoint may hold ({MAX_SIZE:,})")
+        grown = _with_context(model, context, _episode_steps(spec, env_spec), source)
     extra = release_extra(metadata)
     extra["grown_from"] = {"checkpoint": Path(source).name, "episodes": trained}
     return save_checkpoint(destination, grown, metadata["config"],
                            {**env_spec, "episodes": int(episodes)}, extra)
+
+
+def play_on_maze_size(source: Path, destination: Path, size: str) -> Path:
+    """Write ``source``'s maze agent, made to play mazes of ``size`` with no training there, to
+    ``destination`` (the first author also played his small-maze agent on the large maze).
+
+    The sizes differ only in the layout and the time limit (the same image, actions, rewards
+    per decision and start protocol), so the weights are copied; an attention context grows to
+    the new size's trial, its new positions repeating the last episode's (`warm_start`'s
+    growth), and is kept where the new trial is shorter. The file records ``size`` as its task,
+    so `evaluate` plays it there, and ``extra["grown_from"]["size"]`` the size it was trained
+    on, so that evaluations and Table 3 say so; its training config is the source's.
+    """
+    from rl2_course.agents.checkpoint import (MAX_SIZE, load_checkpoint, refuse_overwriting_source,
+                                              release_extra)
+    from rl2_course.envs.maze import MAZE_SIZES
+
+    refuse_overwriting_source(source, destination)
+    model, metadata = load_checkpoint(source)
+    spec, env_spec = model.spec(), dict(metadata["env_spec"])
+    if env_spec.get("env") != "maze":
+        raise UsageError(f"export --size: {source} was not trained on mazes")
+    if size not in MAZE_SIZES:
+        raise UsageError(f"export --size: unknown maze size {size!r}; known: "
+                         f"{', '.join(MAZE_SIZES)}")
+    grown_from = metadata["extra"].get("grown_from") or {}
+    trained = str(grown_from.get("size", env_spec["size"]))
+    if size == env_spec["size"]:
+        raise UsageError(f"export --size {size}: {source} plays {size} mazes already")
+    grown = model
+    if spec.get("cell") == "attention":
+        context = int(env_spec["episodes"]) * MAZE_SIZES[size].time_limit
+        if context > MAX_SIZE:
+            raise UsageError(f"export --size {size}: a context of {context:,} steps is more "
+                             f"than a checkpoint may hold ({MAX_SIZE:,})")
+        if context > spec["context"]:
+            grown = _with_context(model, context, _episode_steps(spec, env_spec), source)
+    extra = release_extra(metadata)
+    extra["grown_from"] = {"checkpoint": Path(source).name, "size": trained}
+    return save_checkpoint(destination, grown, metadata["config"], {**env_spec, "size": size},
+                           extra)
+
+
+def _episode_steps(spec: dict[str, Any], env_spec: dict[str, Any]) -> int:
+    """Steps of one episode in an attention network's context (``spec``, trained on the task
+    family ``env_spec``): what a grown context repeats."""
+    return int(spec["context"]) // max(1, int(env_spec.get("episodes") or 1))
+
+
+def _with_context(model: RecurrentActorCritic, context: int, period: int,
+                  source: Path) -> RecurrentActorCritic:
+    """``model`` (an attention network) with ``context`` positions, the new ones repeating its
+    last ``period`` positions' embeddings."""
+    grown = RecurrentActorCritic.from_spec({**model.spec(), "context": int(context)})
+    state = dict(model.state_dict())
+    state["gru.position.weight"] = _repeat_last_positions(
+        state["gru.position.weight"], grown.gru.position.weight.detach(), period, source)
+    grown.load_state_dict(state)
+    return grown
 
 
 def _repeat_last_positions(old: torch.Tensor, fresh: torch.Tensor, period: int,

@@ -438,10 +438,7 @@ def fresh_state(config: TrainConfig, warm: bool = True) -> RunState:
                                      **config.attention_shape())
     model.to(config.device)    # initialised on the CPU: the same first weights on any device
     if warm and config.init_from is not None:
-        # one episode, in steps: what a longer attention context repeats (`runs.warm_start`)
-        warm_start(model, Path(config.init_from),
-                   period=fam.trial_steps(config.task) // max(1, int(config.task.get("episodes") or 1)),
-                   parts=config.init_parts)
+        warm_start(model, Path(config.init_from), parts=config.init_parts)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, eps=1e-5)
     sampler = torch.Generator().manual_seed(
         int(np.random.SeedSequence([_TRAIN_TAG, config.seed, 1]).generate_state(1)[0]))

@@ -208,3 +208,59 @@ def test_the_teacher_is_recorded_only_after_episode_1_found_the_target():
     expected = (episode >= 1) & found_in_1[None, :] & (batch.valid > 0)
     assert torch.equal(teacher_mask > 0, expected)
     assert found_in_1.any() and not found_in_1.all()     # both kinds of trial were drawn
+
+
+@pytest.mark.slow
+def test_export_size_makes_a_maze_agent_play_another_size_and_every_table_says_so(tmp_path, capsys):
+    """``export --size``: the weights copied, an attention context grown to the new size's
+    trial (its new positions repeat the last episode's), the new size recorded as the task and
+    the trained one in ``grown_from``; the evaluation's note and Table 3's ‡ say so. A warm
+    start across sizes grows the context the same way."""
+    from rl2_course.evaluate_maze import MazeEvaluation, make_maze_agent
+    from rl2_course.reproduce import MazeTableEntry, MazeTableRow, table3_markdown
+    from rl2_course.settings import pretrained_checkpoint
+    from rl2_course.train import fresh_state
+
+    tiny = dict(cell="attention", hidden_size=8, attention_heads=2, ppo_epochs=1, minibatches=1)
+    run = train(TrainConfig.for_maze("paper-small", updates=1, trials_per_update=2, time_limit=3,
+                                     **tiny), tmp_path / "run", progress=False)   # context 2 × 3
+    large = tmp_path / "large.pt"
+    assert main(["export", str(tmp_path / "run"), str(large), "--size", "paper-large"]) == 0
+    model, meta = load_checkpoint(large)
+    old, new = (m.gru.position.weight.detach() for m in (run.model, model))
+    assert new.shape == (2 * 1000, 8)                       # paper-large: 2 episodes of 1,000
+    torch.testing.assert_close(new[:6], old)
+    torch.testing.assert_close(new[6:12], torch.cat([old[3:6], old[3:6]]))
+    assert meta["env_spec"] == {**load_checkpoint(run.checkpoint_path)[1]["env_spec"],
+                                "size": "paper-large"}
+    assert meta["extra"]["grown_from"] == {"checkpoint": "checkpoint.pt", "size": "paper-small"}
+    for name, tensor in run.model.state_dict().items():      # every other weight unchanged
+        if name != "gru.position.weight":
+            torch.testing.assert_close(model.state_dict()[name], tensor)
+
+    agent = make_maze_agent("rl2", "paper-large", checkpoint=large)
+    assert agent.trained_size == "paper-small"
+    evaluation = MazeEvaluation("paper-large", 2, 1, {}, trained_sizes={"rl2": "paper-small",
+                                                                         "rl2-forgetful": "paper-small"})
+    assert ("note: rl2, rl2-forgetful were trained on paper-small mazes only and play "
+            "paper-large here unchanged (export --size)") in evaluation.notes()
+    row = MazeTableRow("paper-large", "same", 2,
+                       [MazeTableEntry("rl2", "same", None, (), "paper-small")])
+    text = table3_markdown([row])
+    assert "| paper-large | RL² | paper-small mazes ‡, same starts |" in text
+    assert "‡: trained on mazes of that size only" in text
+
+    for args, says in [(["--size", "paper-small"], "plays paper-small mazes already"),
+                       (["--size", "huge"], "unknown maze size"),
+                       (["--size", "small", "--episodes", "3"], "not both")]:
+        assert main(["export", str(tmp_path / "run"), str(tmp_path / "x.pt"), *args]) == 2
+        assert says in capsys.readouterr().err
+    assert main(["export", str(pretrained_checkpoint(5, 10)), str(tmp_path / "x.pt"),
+                 "--size", "small"]) == 2
+    assert "was not trained on mazes" in capsys.readouterr().err
+
+    # --init-from across sizes: the source's episode (3 steps) is what the new positions repeat
+    warm = fresh_state(TrainConfig.for_maze("paper-large", time_limit=5,
+                                            init_from=str(run.checkpoint_path), **tiny))
+    grown = warm.model.gru.position.weight.detach()
+    torch.testing.assert_close(grown, torch.cat([old, old[3:6], old[3:4]]))

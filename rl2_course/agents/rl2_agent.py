@@ -62,6 +62,9 @@ class RL2Agent:
         # episodes per trial its weights were trained on, where its file was made for longer
         # trials without training there (`export --episodes`, ``extra["grown_from"]``)
         self.trained_episodes: int | None = None
+        # the maze size its weights were trained on, where its file was made to play another
+        # size without training there (`export --size`, ``extra["grown_from"]``)
+        self.trained_size: str | None = None
         # the training config its checkpoint records (set by `from_checkpoint`): tables read
         # from it whether the agent learned with privileged aids (`signals.privileged_aids`)
         self.training_config: dict[str, Any] | None = None
@@ -122,6 +125,8 @@ class RL2Agent:
         grown = metadata["extra"].get("grown_from")
         if isinstance(grown, dict) and isinstance(grown.get("episodes"), int):
             agent.trained_episodes = grown["episodes"]
+        if isinstance(grown, dict) and isinstance(grown.get("size"), str):
+            agent.trained_size = grown["size"]
         return agent
 
     def __repr__(self) -> str:
