@@ -83,6 +83,8 @@ EVALUATIONS["shipped-maze-large"] = ["evaluate", "maze", "--size", "large", "--a
                                      "--trials", "1", "--seed", "14", "--starts", "random"]
 EVALUATIONS["shipped-maze-paper-small-same"] = ["evaluate", "maze", "--size", "paper-small",
                                                 "--agents", "rl2", "--trials", "2", "--seed", "15"]
+EVALUATIONS["shipped-maze-paper-large-same"] = ["evaluate", "maze", "--size", "paper-large",
+                                                "--agents", "rl2", "--trials", "1", "--seed", "16"]
 
 
 def weights_hash(checkpoint: Path) -> str:
