@@ -436,7 +436,9 @@ def play_on_maze_size(source: Path, destination: Path, size: str) -> Path:
         if context > spec["context"]:
             grown = _with_context(model, context, _episode_steps(spec, env_spec), source)
     extra = release_extra(metadata)
-    extra["grown_from"] = {"checkpoint": Path(source).name, "size": trained}
+    extra.pop("grown_from", None)
+    if trained != size:                 # (an agent sent back to the size it learned is plain)
+        extra["grown_from"] = {"checkpoint": Path(source).name, "size": trained}
     return save_checkpoint(destination, grown, metadata["config"], {**env_spec, "size": size},
                            extra)
 

@@ -250,6 +250,9 @@ def test_export_size_makes_a_maze_agent_play_another_size_and_every_table_says_s
     assert "| paper-large | RL² | paper-small mazes ‡, same starts |" in text
     assert "‡: trained on mazes of that size only" in text
 
+    back = tmp_path / "back.pt"                              # home again: no label left
+    assert main(["export", str(large), str(back), "--size", "paper-small"]) == 0
+    assert "grown_from" not in load_checkpoint(back)[1]["extra"]
     for args, says in [(["--size", "paper-small"], "plays paper-small mazes already"),
                        (["--size", "huge"], "unknown maze size"),
                        (["--size", "small", "--episodes", "3"], "not both")]:

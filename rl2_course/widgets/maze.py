@@ -111,8 +111,8 @@ class MazeTrialStepper(TrialStepperWidget):
     trials for tests). ``walls`` is the wall scheme (default: the size's own; "districts" for an
     agent trained on district walls). ``starts`` is the start protocol (default: the size's own,
     the paper's "same": episode 2 starts where episode 1 did; "random" for the course's first
-    agents, `maze-small.pt` and `maze-large.pt`, which learned a fresh start per episode); the attribute ``start_protocol`` keeps it, since
-    the traitlet ``starts`` holds the start cells. ``compare`` names maze agents (or gives
+    agents, `maze-small.pt` and `maze-large.pt`, which learned a fresh start per episode); the
+    attribute ``start_protocol`` keeps it, since the traitlet ``starts`` holds the start cells. ``compare`` names maze agents (or gives
     ready policies) played on the same maze, each in its own Doom process; none by default.
     Call `close` to end the processes.
     """
