@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from rl2_course.agents.cells import CELLS
-from rl2_course.agents.checkpoint import read_checkpoint, save_checkpoint
+from rl2_course.agents.checkpoint import MAX_SIZE, read_checkpoint, save_checkpoint
 from rl2_course.agents.recurrent import VALUE_NETWORKS, RecurrentActorCritic
 from rl2_course.errors import UsageError
 from rl2_course.families import FAMILIES, family
@@ -375,8 +375,7 @@ def grow_context(source: Path, destination: Path, episodes: int) -> Path:
     The file records the longer task as its task family, so `evaluate` plays it there, and
     ``extra["grown_from"]`` says what it was trained on; its training config is the source's.
     """
-    from rl2_course.agents.checkpoint import (MAX_SIZE, load_checkpoint, refuse_overwriting_source,
-                                              release_extra)
+    from rl2_course.agents.checkpoint import load_checkpoint, refuse_overwriting_source, release_extra
 
     refuse_overwriting_source(source, destination)
     model, metadata = load_checkpoint(source)
@@ -389,11 +388,9 @@ def grow_context(source: Path, destination: Path, episodes: int) -> Path:
                          f"trial; a context can grow, not shrink")
     grown = model
     if spec.get("cell") == "attention":
-        context = _episode_steps(spec, env_spec) * int(episodes)
-        if context > MAX_SIZE:
-            raise UsageError(f"export --episodes {episodes}: a context of {context:,} steps is "
-                             f"more than a checkpoint may hold ({MAX_SIZE:,})")
-        grown = _with_context(model, context, _episode_steps(spec, env_spec), source)
+        period = _episode_steps(spec, env_spec)
+        grown = _with_context(model, period * int(episodes), period, source,
+                              f"export --episodes {episodes}")
     extra = release_extra(metadata)
     extra["grown_from"] = {"checkpoint": Path(source).name, "episodes": trained}
     return save_checkpoint(destination, grown, metadata["config"],
@@ -411,30 +408,27 @@ def play_on_maze_size(source: Path, destination: Path, size: str) -> Path:
     so `evaluate` plays it there, and ``extra["grown_from"]["size"]`` the size it was trained
     on, so that evaluations and Table 3 say so; its training config is the source's.
     """
-    from rl2_course.agents.checkpoint import (MAX_SIZE, load_checkpoint, refuse_overwriting_source,
-                                              release_extra)
-    from rl2_course.envs.maze import MAZE_SIZES
+    from rl2_course.agents.checkpoint import load_checkpoint, refuse_overwriting_source, release_extra
+    from rl2_course.envs.maze import maze_size
 
     refuse_overwriting_source(source, destination)
     model, metadata = load_checkpoint(source)
     spec, env_spec = model.spec(), dict(metadata["env_spec"])
     if env_spec.get("env") != "maze":
         raise UsageError(f"export --size: {source} was not trained on mazes")
-    if size not in MAZE_SIZES:
-        raise UsageError(f"export --size: unknown maze size {size!r}; known: "
-                         f"{', '.join(MAZE_SIZES)}")
+    try:
+        time_limit = maze_size(size).time_limit
+    except ValueError as err:
+        raise UsageError(f"export --size: {err}") from None
     grown_from = metadata["extra"].get("grown_from") or {}
     trained = str(grown_from.get("size", env_spec["size"]))
     if size == env_spec["size"]:
         raise UsageError(f"export --size {size}: {source} plays {size} mazes already")
     grown = model
-    if spec.get("cell") == "attention":
-        context = int(env_spec["episodes"]) * MAZE_SIZES[size].time_limit
-        if context > MAX_SIZE:
-            raise UsageError(f"export --size {size}: a context of {context:,} steps is more "
-                             f"than a checkpoint may hold ({MAX_SIZE:,})")
-        if context > spec["context"]:
-            grown = _with_context(model, context, _episode_steps(spec, env_spec), source)
+    context = int(env_spec["episodes"]) * time_limit
+    if spec.get("cell") == "attention" and context > spec["context"]:
+        grown = _with_context(model, context, _episode_steps(spec, env_spec), source,
+                              f"export --size {size}")
     extra = release_extra(metadata)
     extra.pop("grown_from", None)
     if trained != size:                 # (an agent sent back to the size it learned is plain)
@@ -449,10 +443,14 @@ def _episode_steps(spec: dict[str, Any], env_spec: dict[str, Any]) -> int:
     return int(spec["context"]) // max(1, int(env_spec.get("episodes") or 1))
 
 
-def _with_context(model: RecurrentActorCritic, context: int, period: int,
-                  source: Path) -> RecurrentActorCritic:
+def _with_context(model: RecurrentActorCritic, context: int, period: int, source: Path,
+                  command: str) -> RecurrentActorCritic:
     """``model`` (an attention network) with ``context`` positions, the new ones repeating its
-    last ``period`` positions' embeddings."""
+    last ``period`` positions' embeddings; a context too large to save is refused, naming
+    ``command``."""
+    if context > MAX_SIZE:
+        raise UsageError(f"{command}: a context of {context:,} steps is more than a checkpoint "
+                         f"may hold ({MAX_SIZE:,})")
     grown = RecurrentActorCritic.from_spec({**model.spec(), "context": int(context)})
     state = dict(model.state_dict())
     state["gru.position.weight"] = _repeat_last_positions(

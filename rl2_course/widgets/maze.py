@@ -112,9 +112,9 @@ class MazeTrialStepper(TrialStepperWidget):
     agent trained on district walls). ``starts`` is the start protocol (default: the size's own,
     the paper's "same": episode 2 starts where episode 1 did; "random" for the course's first
     agents, `maze-small.pt` and `maze-large.pt`, which learned a fresh start per episode); the
-    attribute ``start_protocol`` keeps it, since the traitlet ``starts`` holds the start cells. ``compare`` names maze agents (or gives
-    ready policies) played on the same maze, each in its own Doom process; none by default.
-    Call `close` to end the processes.
+    attribute ``start_protocol`` keeps it, since the traitlet ``starts`` holds the start cells.
+    ``compare`` names maze agents (or gives ready policies) played on the same maze, each in
+    its own Doom process; none by default. Call `close` to end the processes.
     """
 
     size = traitlets.Unicode(help="maze size (envs.maze.MAZE_SIZES): 'small' (5×5 cells), "
