@@ -111,7 +111,8 @@ class RunConfig:
 
     @property
     def log_columns(self) -> tuple[str, ...]:
-        return LOG_COLUMNS + tuple(c for s in self.make_signals() for c in s.log_columns)
+        adaptive = ("learning_rate",) if self.lr_schedule == "kl" else ()
+        return LOG_COLUMNS + adaptive + tuple(c for s in self.make_signals() for c in s.log_columns)
 
 
 def task_config(env: str, setting: tuple, overrides: dict[str, Any]) -> dict[str, Any]:
@@ -170,6 +171,10 @@ def check_config(config: Any) -> None:
     for name in ("minibatch_size", "target_kl"):
         if getattr(config, name) is not None and not getattr(config, name) > 0:
             raise UsageError(f"{name} must be positive or None, got {getattr(config, name)}")
+    if config.lr_schedule not in ("linear", "kl"):
+        raise UsageError(f"lr_schedule must be linear or kl, got {config.lr_schedule!r}")
+    if config.lr_schedule == "kl" and config.target_kl is None:
+        raise UsageError("lr_schedule=kl adapts the learning rate to target_kl: set target_kl too")
     if not 0.0 <= config.entropy_hold < 1.0:
         raise UsageError(f"entropy_hold is a share of the schedule in [0, 1), got {config.entropy_hold}")
     if config.init_parts not in ("all", "encoder"):

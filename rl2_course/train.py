@@ -74,6 +74,12 @@ class TrainConfig(RunConfig):
     # PPO and GAE
     learning_rate: float = 2e-3
     lr_final_fraction: float = 0.1     # lr decays linearly to this fraction of learning_rate
+    # "linear": the decay above; "kl": a trust region's step size instead (the first author's
+    # adaptive learning rate): lr starts at learning_rate and after each update is divided by
+    # KL_LR_FACTOR if the approx-KL stop ended it, multiplied by it if its last epoch stayed
+    # under target_kl / KL_LR_FACTOR (within KL_LR_BOUNDS), so every update moves the policy
+    # by about target_kl however large the batch (`adapt_learning_rate`)
+    lr_schedule: str = "linear"
     gamma: float = 1.0                 # discount inside a trial
     gae_lambda: float = 0.3
     clip_coef: float = 0.2             # ε of the clipped surrogate
@@ -340,7 +346,8 @@ def ppo_update(model: RecurrentActorCritic, optimizer: torch.optim.Optimizer, ba
     count, within_trust_region = 0, True
     model.train()
     for _ in range(config.ppo_epochs):
-        order = rng.permutation(columns)
+        epoch_kls: list[float] = []     # approx-KL of this epoch's minibatches (the last one's
+        order = rng.permutation(columns)   # mean tells `adapt_learning_rate` how far it went)
         for cols in np.array_split(order, min(parts, columns)):
             cols = torch.from_numpy(cols).to(x.device)
             hidden, _ = model.hidden_sequence(x[:, cols], h0[cols])
@@ -369,6 +376,7 @@ def ppo_update(model: RecurrentActorCritic, optimizer: torch.optim.Optimizer, ba
                 log_ratio = new_logp - old_logp[:, cols]
                 ratio = log_ratio.exp()
                 approx_kl = masked_mean((ratio - 1) - log_ratio).item()
+            epoch_kls.append(approx_kl)
             if config.target_kl is not None and count and approx_kl > 1.5 * config.target_kl:
                 within_trust_region = False     # the policy moved far enough: stop the update
                 break
@@ -386,7 +394,24 @@ def ppo_update(model: RecurrentActorCritic, optimizer: torch.optim.Optimizer, ba
         if not within_trust_region:
             break
     model.eval()
-    return {**{k: v / max(count, 1) for k, v in stats.items()}, "adam_steps": count}
+    return {**{k: v / max(count, 1) for k, v in stats.items()}, "adam_steps": count,
+            "kl_stopped": float(not within_trust_region),
+            "last_epoch_kl": float(np.mean(epoch_kls)) if epoch_kls else 0.0}
+
+
+#: the "kl" lr schedule's factor and the range it keeps the learning rate in
+KL_LR_FACTOR, KL_LR_BOUNDS = 1.5, (1e-6, 1e-2)
+
+
+def adapt_learning_rate(lr: float, stats: dict[str, float], target_kl: float) -> float:
+    """The "kl" schedule's next learning rate after an update with ``stats`` (`ppo_update`'s):
+    smaller if the approx-KL stop ended the update (the step was too long), larger if its
+    last epoch stayed well inside the trust region, else unchanged."""
+    if stats["kl_stopped"]:
+        lr /= KL_LR_FACTOR
+    elif stats["last_epoch_kl"] < target_kl / KL_LR_FACTOR:
+        lr *= KL_LR_FACTOR
+    return min(max(lr, KL_LR_BOUNDS[0]), KL_LR_BOUNDS[1])
 
 
 # --------------------------------------------------------------------------------------------
@@ -513,8 +538,9 @@ def _train(config: TrainConfig, out: Path, resume: bool, progress: bool,
                 if config.minutes is not None and elapsed() >= 60.0 * config.minutes:
                     break
                 lr, entropy_coef, progress_fraction = schedule(config, state.update, elapsed())
-                for group in state.optimizer.param_groups:
-                    group["lr"] = lr
+                if config.lr_schedule == "linear":   # "kl": the optimiser keeps its own lr
+                    for group in state.optimizer.param_groups:
+                        group["lr"] = lr
 
                 batch = rollout(state.model, env, env_seed(config.seed, state.update),
                                 state.sampler, config.bptt_length, signals)
@@ -522,6 +548,10 @@ def _train(config: TrainConfig, out: Path, resume: bool, progress: bool,
                                    state.shuffler, signals, progress_fraction, loss)
                 for signal, data in zip(signals, batch.signal_data):
                     stats.update(signal.rollout_stats(data))
+                stats["learning_rate"] = state.optimizer.param_groups[0]["lr"]
+                if config.lr_schedule == "kl":       # saved with the optimiser: resumes exactly
+                    for group in state.optimizer.param_groups:
+                        group["lr"] = adapt_learning_rate(group["lr"], stats, config.target_kl)
 
                 state.update += 1
                 state.trials_seen += env.num_envs
@@ -552,7 +582,7 @@ def _train(config: TrainConfig, out: Path, resume: bool, progress: bool,
     return state
 
 
-__all__ = ["LOG_COLUMNS", "LossFunction", "PPOLoss", "Rollout", "TrainConfig", "TrainResult",
-           "TrialBatch", "collect_trials", "compute_gae", "env_seed", "fresh_state",
+__all__ = ["KL_LR_BOUNDS", "KL_LR_FACTOR", "LOG_COLUMNS", "LossFunction", "PPOLoss", "Rollout",
+           "TrainConfig", "TrainResult", "TrialBatch", "adapt_learning_rate", "collect_trials", "compute_gae", "env_seed", "fresh_state",
            "parse_overrides", "ppo_loss", "ppo_update", "read_log", "schedule", "to_segments",
            "train"]

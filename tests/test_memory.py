@@ -19,7 +19,8 @@ from rl2_course.analysis.memory import episode_returns, gate_retention
 from rl2_course.cli import main
 from rl2_course.errors import UsageError
 from rl2_course.rollout import TrialRecord
-from rl2_course.train import TrainConfig, fresh_state, ppo_update, read_log, schedule, train
+from rl2_course.train import (KL_LR_BOUNDS, KL_LR_FACTOR, TrainConfig, adapt_learning_rate, fresh_state,
+                              ppo_update, read_log, schedule, train)
 from test_train import _uneven_trials, assert_same_params, params, tiny
 
 
@@ -109,7 +110,8 @@ def test_minibatches_given_in_trials_set_the_adam_steps_and_target_kl_stops_an_u
                        config, 0.01, np.random.default_rng(0))
     assert 1 <= stats["adam_steps"] < 2 * 16
     for bad in (dict(minibatch_size=0), dict(target_kl=0.0), dict(entropy_hold=1.0),
-                dict(cell="lstm"), dict(value_network="own")):
+                dict(cell="lstm"), dict(value_network="own"), dict(lr_schedule="cosine"),
+                dict(lr_schedule="kl", target_kl=None)):
         with pytest.raises(UsageError):
             tiny(**bad).validate()
 
@@ -121,8 +123,28 @@ def test_the_entropy_bonus_can_be_held_before_it_decays():
     assert [round(schedule(plain, u, 0.0)[1], 6) for u in (0, 5, 10)] == [0.02, 0.01, 0.0]
 
 
+def test_the_kl_schedule_shrinks_a_step_the_trust_region_stopped_and_grows_a_timid_one():
+    stopped, timid = dict(kl_stopped=1.0, last_epoch_kl=0.05), dict(kl_stopped=0.0, last_epoch_kl=0.001)
+    inside = dict(kl_stopped=0.0, last_epoch_kl=0.01)
+    assert adapt_learning_rate(1e-3, stopped, 0.01) == pytest.approx(1e-3 / KL_LR_FACTOR)
+    assert adapt_learning_rate(1e-3, timid, 0.01) == pytest.approx(1e-3 * KL_LR_FACTOR)
+    assert adapt_learning_rate(1e-3, inside, 0.01) == 1e-3
+    assert adapt_learning_rate(KL_LR_BOUNDS[1], timid, 0.01) == KL_LR_BOUNDS[1]
+    assert adapt_learning_rate(KL_LR_BOUNDS[0], stopped, 0.01) == KL_LR_BOUNDS[0]
+
+
+def test_under_the_kl_schedule_the_learning_rate_follows_the_updates_not_the_clock(tmp_path):
+    # a tiny target: every update passes it, so each one divides the rate, whatever the schedule
+    result = train(tiny(updates=3, minibatch_size=4, target_kl=1e-9, lr_schedule="kl",
+                        learning_rate=0.01), tmp_path / "kl", progress=False)
+    log = read_log(result.log_path)
+    assert log["learning_rate"] == pytest.approx([0.01 / KL_LR_FACTOR ** u for u in range(3)], rel=1e-5)
+    assert (log["adam_steps"] < 2 * 4).all()       # ... because the stop ended every update
+
+
 @pytest.mark.parametrize("options", [dict(cell="lngru", value_network="separate", update_gate_bias=2.0),
-                                     dict(minibatch_size=4, target_kl=0.02, entropy_hold=0.5)])
+                                     dict(minibatch_size=4, target_kl=0.02, entropy_hold=0.5),
+                                     dict(minibatch_size=4, target_kl=0.002, lr_schedule="kl")])
 def test_new_memory_and_optimiser_options_train_log_and_resume_bit_for_bit(tmp_path, options):
     straight = train(tiny(updates=4, **options), tmp_path / "a", progress=False)
     train(tiny(updates=2, **options), tmp_path / "b", progress=False)
