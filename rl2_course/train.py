@@ -583,6 +583,6 @@ def _train(config: TrainConfig, out: Path, resume: bool, progress: bool,
 
 
 __all__ = ["KL_LR_BOUNDS", "KL_LR_FACTOR", "LOG_COLUMNS", "LossFunction", "PPOLoss", "Rollout",
-           "TrainConfig", "TrainResult", "TrialBatch", "adapt_learning_rate", "collect_trials", "compute_gae", "env_seed", "fresh_state",
-           "parse_overrides", "ppo_loss", "ppo_update", "read_log", "schedule", "to_segments",
-           "train"]
+           "TrainConfig", "TrainResult", "TrialBatch", "adapt_learning_rate", "collect_trials",
+           "compute_gae", "env_seed", "fresh_state", "parse_overrides", "ppo_loss", "ppo_update",
+           "read_log", "schedule", "to_segments", "train"]
