@@ -107,7 +107,7 @@ class RunConfig:
                 "attention_heads": self.attention_heads, "episode_clock": self.episode_clock}
 
     def make_signals(self) -> list[TrainingSignal]:
-        return make_signals(self.signals, self.gamma)
+        return make_signals(self.signals, self.gamma, self.env)
 
     @property
     def log_columns(self) -> tuple[str, ...]:

@@ -38,8 +38,16 @@ The three maze signals, and their settings (``--set NAME=VALUE``; `SignalSetting
   loss. With ``teacher_coef_final`` the weight decays linearly over the schedule, as the
   distillation weight does in kickstarting (Schmitt et al. 2018).
 
-One signal is for the bandits (chapter 02), where the open question is how much to explore:
+Two signals are for the bandits (chapter 02), where the open question is how much to explore:
 
+* ``teacher_coef > 0`` on a bandit run: the teacher is the finite-horizon Gittins index policy
+  (`baselines.gittins`), read on the trial's own pulls so far: the cross-entropy
+  −Σ_a q_t(a) log π(a | x_{≤t}), q_t uniform over the arms of largest index, on every pull,
+  beside PPO's loss (decayed by ``teacher_coef_final`` as for the maze). Gittins reads the same
+  history as the policy and nothing of the task, but it is a hand-made algorithm the slow
+  learner is told to copy: what comes out is not RL² learning to explore on its own, so it too
+  goes in its own column. It answers whether the network can hold a near-Gittins strategy, and
+  whether PPO keeps one it is given.
 * ``count_bonus > 0``: the learner's reward for pulling arm a gains count_bonus / √N_a, N_a the
   pulls of a so far in the trial, this one included (the count-based bonus of MBIE-EB, Strehl &
   Littman 2008, and of UCB's confidence width). It is decayed linearly to zero by
@@ -231,6 +239,38 @@ class Teacher(_Recorder):
         return self.weight(progress) * teacher_loss, {"teacher_loss": teacher_loss.item()}
 
 
+class GittinsTeacher(Teacher):
+    """coef · E[−Σ_a q_t(a) log π(a | x_{≤t})] on every pull, q_t uniform over the arms of largest
+    finite-horizon Gittins index given the trial's pulls so far."""
+
+    def start(self, env: TrialEnv) -> None:
+        from rl2_course.baselines.gittins import GittinsIndexPolicy
+
+        _Recorder.start(self, env)
+        self._gittins = GittinsIndexPolicy(env.num_actions, env.episodes_per_trial)
+        self._belief = self._gittins.initial_state(env.num_envs)
+
+    def before_step(self, env: TrialEnv, alive: np.ndarray) -> None:
+        belief, pulls_left = self._belief, self._gittins.episodes - self._belief.step
+        index = self._gittins.table.index(belief.successes, belief.failures, pulls_left)
+        best = (index == index.max(axis=1, keepdims=True)).astype(np.float32)
+        self._keep("targets", best / best.sum(axis=1, keepdims=True))
+        self._keep("mask", alive.astype(np.float32))
+
+    def after_step(self, env: TrialEnv, actions: np.ndarray, info: dict[str, Any]) -> None:
+        pulled = np.eye(env.num_actions)[actions]
+        self._belief.pulls += pulled
+        self._belief.successes += pulled * np.asarray(info["reward"])[:, None]
+        self._belief.step += 1
+
+    def loss(self, data, hidden, log_probs, mask, model, progress):
+        # cross-entropy towards the (tie-shared) Gittins choice on every step of the trial
+        taught = data["mask"]
+        nll = -(data["targets"] * log_probs).sum(-1)
+        teacher_loss = (nll * taught).sum() / taught.sum().clamp(min=1.0)
+        return self.weight(progress) * teacher_loss, {"teacher_loss": teacher_loss.item()}
+
+
 class CountBonus(_Recorder):
     """count_bonus / √N_a for each pull of arm a (N_a: its pulls so far in the trial, this one
     included), decayed linearly to zero by ``until`` of the schedule."""
@@ -266,7 +306,8 @@ class CountBonus(_Recorder):
 SIGNALS = {
     "aux_coef": ("the weight of the maze's auxiliary loss", ("maze",)),
     "shaping_coef": ("the maze's reward shaping per cell", ("maze",)),
-    "teacher_coef": ("the weight of the maze's teacher loss", ("maze",)),
+    "teacher_coef": ("the weight of a teacher's loss (the maze's map, a bandit's Gittins index)",
+                     ("maze", "bandit")),
     "count_bonus": ("a bandit's count bonus per pull", ("bandit",)),
 }
 
@@ -293,8 +334,9 @@ def check_signals(values: dict[str, Any], env: str) -> None:
         raise UsageError(f"aux_task must be one of {', '.join(AUX_TASKS)}, got {settings.aux_task!r}")
 
 
-def make_signals(values: dict[str, Any], gamma: float) -> list[TrainingSignal]:
-    """The signals a run's settings switch on, in the order their losses are added."""
+def make_signals(values: dict[str, Any], gamma: float, env: str = "maze") -> list[TrainingSignal]:
+    """The signals a run's settings switch on, in the order their losses are added; ``env`` (the
+    task family) picks the teacher: the maze's map, or a bandit's Gittins index."""
     settings = SignalSettings.from_dict(values)
     signals: list[TrainingSignal] = []
     if settings.aux_coef > 0:
@@ -302,7 +344,8 @@ def make_signals(values: dict[str, Any], gamma: float) -> list[TrainingSignal]:
     if settings.shaping_coef > 0:
         signals.append(RewardShaping(settings.shaping_coef, gamma))
     if settings.teacher_coef > 0:
-        signals.append(Teacher(settings.teacher_coef, settings.teacher_coef_final))
+        teacher = GittinsTeacher if env == "bandit" else Teacher
+        signals.append(teacher(settings.teacher_coef, settings.teacher_coef_final))
     if settings.count_bonus > 0:
         signals.append(CountBonus(settings.count_bonus, settings.count_bonus_until))
     return signals
@@ -310,8 +353,9 @@ def make_signals(values: dict[str, Any], gamma: float) -> list[TrainingSignal]:
 
 def privileged_aids(config: dict[str, Any]) -> tuple[str, ...]:
     """What a saved training config (a checkpoint's ``config``) used besides the return that the
-    policy never receives: each signal here reads the maze's map or the agent's position during
-    training. An agent trained with one is not plain RL² (tables label it), though it plays
+    policy never receives: each maze signal here reads the maze's map or the agent's position
+    during training, and a bandit's teacher tells it what a hand-made algorithm (Gittins) would
+    pull. An agent trained with one is not plain RL² (tables label it), though it plays
     from the environment's own inputs. Older checkpoints keep the settings at the top level."""
     values = {**{k: config[k] for k in SIGNAL_FIELDS if config.get(k) is not None},
               **(config.get("signals") or {})}
@@ -322,9 +366,9 @@ def privileged_aids(config: dict[str, Any]) -> tuple[str, ...]:
     if settings.shaping_coef > 0:
         aids.append("reward shaping")
     if settings.teacher_coef > 0:
-        aids.append("a teacher")
+        aids.append("a Gittins teacher" if config.get("env") == "bandit" else "a teacher")
     return tuple(aids)
 
 
-__all__ = ["AuxiliaryTask", "CountBonus", "RewardShaping", "SIGNAL_FIELDS", "SignalSettings",
-           "Teacher", "TrainingSignal", "check_signals", "make_signals", "privileged_aids"]
+__all__ = ["AuxiliaryTask", "CountBonus", "GittinsTeacher", "RewardShaping", "SIGNAL_FIELDS",
+           "SignalSettings", "Teacher", "TrainingSignal", "check_signals", "make_signals", "privileged_aids"]

@@ -13,7 +13,8 @@ import torch
 
 from rl2_course.agents import load_checkpoint
 from rl2_course.errors import UsageError
-from rl2_course.signals import AuxiliaryTask, CountBonus, RewardShaping, Teacher, make_signals
+from rl2_course.signals import (AuxiliaryTask, CountBonus, GittinsTeacher, RewardShaping, Teacher,
+                                make_signals, privileged_aids)
 from rl2_course.train import (LOG_COLUMNS, TrainConfig, collect_trials, fresh_state, parse_overrides,
                               ppo_update, schedule, train)
 from test_train import _uneven_trials, assert_same_params, params, tiny
@@ -145,11 +146,49 @@ def test_teacher_loss_pulls_the_policy_towards_the_teachers_actions_where_its_ma
     assert_same_params(results[0], results[1])
     assert agreement[2] > agreement[0] + 0.01
     with pytest.raises(UsageError, match="teacher_coef"):
-        tiny(teacher_coef=0.1).validate()
+        TrainConfig.for_mdp(10, teacher_coef=0.1).validate()
     with pytest.raises(UsageError, match="teacher_coef"):
         TrainConfig.for_maze("small", teacher_coef=-1.0).validate()
     assert parse_overrides(["teacher_coef=0.1"]) == {"teacher_coef": 0.1}
     assert TrainConfig.for_maze("small", teacher_coef=0.1).log_columns == LOG_COLUMNS + ("teacher_loss",)
+
+
+def test_a_bandits_teacher_is_the_gittins_index_read_on_the_trials_own_pulls():
+    """``teacher_coef`` on a bandit run: at every pull the target is the finite-horizon Gittins
+    choice (ties shared) given the pulls the policy itself made so far in the trial; the loss
+    makes those choices likelier than PPO alone does, and the checkpoint's config says the
+    agent had a Gittins teacher (tables label it, never "RL²")."""
+    from rl2_course.baselines.gittins import GittinsIndexPolicy
+
+    config = tiny(teacher_coef=1.0)
+    config.validate()
+    assert [type(s) for s in config.make_signals()] == [GittinsTeacher]
+    state = fresh_state(config)
+    batch = collect_trials(state.model, config.make_env(), 3, state.sampler,
+                           signals=config.make_signals())
+    targets = batch.signal_data[0]["targets"]                       # (T, B, k)
+    steps, trials = batch.actions.shape
+    gittins = GittinsIndexPolicy(3, 5)
+    belief = gittins.initial_state(trials)
+    for t in range(steps):
+        belief = gittins.observe(batch.x[t].numpy(), belief)
+        index = gittins.table.index(belief.successes, belief.failures, 5 - belief.step)
+        best = index == index.max(axis=1, keepdims=True)
+        np.testing.assert_allclose(targets[t].numpy(), best / best.sum(axis=1, keepdims=True))
+    assert torch.equal(targets[0], torch.full((trials, 3), 1 / 3))   # nothing pulled yet: a tie
+
+    agreement = []
+    for signals in ([], [GittinsTeacher(10.0, None)]):
+        state = fresh_state(config)
+        for _ in range(10):
+            ppo_update(state.model, state.optimizer, batch, config, 0.01, np.random.default_rng(0), signals)
+        with torch.no_grad():
+            logits, _, _ = state.model.forward_sequence(batch.x, state.model.initial_hidden(trials))
+        agreement.append(float((torch.log_softmax(logits, -1) * targets).sum(-1).mean()))
+    assert agreement[1] > agreement[0] + 0.005      # measured: +0.013 (uniform is -1.099)
+    assert privileged_aids(dataclasses.asdict(config)) == ("a Gittins teacher",)
+    assert privileged_aids(dataclasses.asdict(TrainConfig.for_maze("small", teacher_coef=0.1))) == (
+        "a teacher",)
 
 
 def test_teacher_weight_decays_to_teacher_coef_final_and_an_update_uses_the_progress_it_is_given():

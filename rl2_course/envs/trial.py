@@ -164,7 +164,8 @@ class TrialEnv(gymnasium.vector.VectorEnv):
         if trial_done.all():
             self._needs_reset = True
         x = encode_trial_input(obs, actions, reward, episode_done, self.num_actions)
-        info = {**info, "episode_done": episode_done, "episode": self.episode_index.copy()}
+        info = {**info, "reward": reward, "episode_done": episode_done,
+                "episode": self.episode_index.copy()}
         return x, reward, trial_done, np.zeros(self.num_envs, dtype=bool), info
 
 
