@@ -175,6 +175,9 @@ def check_config(config: Any) -> None:
         raise UsageError(f"lr_schedule must be linear or kl, got {config.lr_schedule!r}")
     if config.lr_schedule == "kl" and config.target_kl is None:
         raise UsageError("lr_schedule=kl adapts the learning rate to target_kl: set target_kl too")
+    if not 0 < config.lr_max <= 1:
+        raise UsageError(f"lr_max (the kl schedule's learning-rate ceiling) must lie in (0, 1]; "
+                         f"got {config.lr_max}")
     if not 0.0 <= config.entropy_hold < 1.0:
         raise UsageError(f"entropy_hold is a share of the schedule in [0, 1), got {config.entropy_hold}")
     if config.init_parts not in ("all", "encoder"):

@@ -80,6 +80,7 @@ class TrainConfig(RunConfig):
     # under target_kl / KL_LR_FACTOR (within KL_LR_BOUNDS), so every update moves the policy
     # by about target_kl however large the batch (`adapt_learning_rate`)
     lr_schedule: str = "linear"
+    lr_max: float = 1e-2               # the "kl" schedule's ceiling (the first author's: 1e-3)
     gamma: float = 1.0                 # discount inside a trial
     gae_lambda: float = 0.3
     clip_coef: float = 0.2             # ε of the clipped surrogate
@@ -403,15 +404,19 @@ def ppo_update(model: RecurrentActorCritic, optimizer: torch.optim.Optimizer, ba
 KL_LR_FACTOR, KL_LR_BOUNDS = 1.5, (1e-6, 1e-2)
 
 
-def adapt_learning_rate(lr: float, stats: dict[str, float], target_kl: float) -> float:
+def adapt_learning_rate(lr: float, stats: dict[str, float], target_kl: float,
+                        lr_max: float = KL_LR_BOUNDS[1]) -> float:
     """The "kl" schedule's next learning rate after an update with ``stats`` (`ppo_update`'s):
     smaller if the approx-KL stop ended the update (the step was too long), larger if its
-    last epoch stayed well inside the trust region, else unchanged."""
+    last epoch stayed well inside the trust region, else unchanged; kept within
+    [KL_LR_BOUNDS[0], lr_max]. A ceiling matters: one Adam step moves every weight by about
+    the learning rate, so at 1e-2 a single step can leave the trust region before the stop
+    (which looks only before each step) can act."""
     if stats["kl_stopped"]:
         lr /= KL_LR_FACTOR
     elif stats["last_epoch_kl"] < target_kl / KL_LR_FACTOR:
         lr *= KL_LR_FACTOR
-    return min(max(lr, KL_LR_BOUNDS[0]), KL_LR_BOUNDS[1])
+    return min(max(lr, KL_LR_BOUNDS[0]), lr_max)
 
 
 # --------------------------------------------------------------------------------------------
@@ -551,7 +556,8 @@ def _train(config: TrainConfig, out: Path, resume: bool, progress: bool,
                 stats["learning_rate"] = state.optimizer.param_groups[0]["lr"]
                 if config.lr_schedule == "kl":       # saved with the optimiser: resumes exactly
                     for group in state.optimizer.param_groups:
-                        group["lr"] = adapt_learning_rate(group["lr"], stats, config.target_kl)
+                        group["lr"] = adapt_learning_rate(group["lr"], stats, config.target_kl,
+                                                          config.lr_max)
 
                 state.update += 1
                 state.trials_seen += env.num_envs

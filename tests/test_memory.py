@@ -111,7 +111,7 @@ def test_minibatches_given_in_trials_set_the_adam_steps_and_target_kl_stops_an_u
     assert 1 <= stats["adam_steps"] < 2 * 16
     for bad in (dict(minibatch_size=0), dict(target_kl=0.0), dict(entropy_hold=1.0),
                 dict(cell="lstm"), dict(value_network="own"), dict(lr_schedule="cosine"),
-                dict(lr_schedule="kl", target_kl=None)):
+                dict(lr_schedule="kl", target_kl=None), dict(lr_max=0.0), dict(lr_max=2.0)):
         with pytest.raises(UsageError):
             tiny(**bad).validate()
 
@@ -131,6 +131,7 @@ def test_the_kl_schedule_shrinks_a_step_the_trust_region_stopped_and_grows_a_tim
     assert adapt_learning_rate(1e-3, inside, 0.01) == 1e-3
     assert adapt_learning_rate(KL_LR_BOUNDS[1], timid, 0.01) == KL_LR_BOUNDS[1]
     assert adapt_learning_rate(KL_LR_BOUNDS[0], stopped, 0.01) == KL_LR_BOUNDS[0]
+    assert adapt_learning_rate(1e-3, timid, 0.01, lr_max=1e-3) == 1e-3     # the author's ceiling
 
 
 def test_under_the_kl_schedule_the_learning_rate_follows_the_updates_not_the_clock(tmp_path):
