@@ -54,6 +54,8 @@ class Evaluation:
     seed: int
     results: dict[str, AgentResult]
     arm_means: np.ndarray | None = None      # (T, k) for bandits, when records were kept
+    #: RL² agent -> what its training used besides RL²'s return (`training_aids`), where any
+    aids: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return {"env": self.env, **self.setting, "trials": self.trials, "seed": self.seed,
@@ -66,7 +68,27 @@ class Evaluation:
         lines = [f"{'agent':<{width}}{'mean':>10}   {'stderr':>7}"]
         for name, r in sorted(self.results.items(), key=lambda kv: -kv[1].mean):
             lines.append(f"{name:<{width}}{r.mean:>10.3f} ± {r.stderr:>7.3f}")
-        return "\n".join(lines)
+        return "\n".join(lines + aid_notes(self.aids))
+
+
+def training_aids(policies: Sequence[Policy]) -> dict[str, tuple[str, ...]]:
+    """Agent name -> the aids its checkpoint says it was trained with besides RL²'s return
+    (`signals.privileged_aids`: a teacher, a privileged auxiliary task, shaping); agents
+    trained with none, and baselines, are left out."""
+    from rl2_course.signals import privileged_aids
+
+    aids = {}
+    for policy in policies:
+        config = getattr(policy, "training_config", None)
+        if config and privileged_aids(config):
+            aids[policy.name] = privileged_aids(config)
+    return aids
+
+
+def aid_notes(aids: dict[str, tuple[str, ...]]) -> list[str]:
+    """The table's note for each agent trained with aids: its numbers are not plain RL²'s."""
+    return [f"note: {name} was trained with {', '.join(used)}: not plain RL²"
+            for name, used in sorted(aids.items())]
 
 
 def check_bandit_setting(arms: int, episodes: int, trials: int | None = None) -> None:
@@ -272,7 +294,7 @@ def evaluate_policies(env_name: str, setting: dict[str, int], make_env: Callable
                 arrays.append(task_arrays(env))
     results = {n: AgentResult(np.concatenate(returns[n]), records[n]) for n in names}
     return Evaluation(env_name, setting, trials, seed, results,
-                      np.concatenate(arrays) if arrays else None)
+                      np.concatenate(arrays) if arrays else None, training_aids(policies))
 
 
 def _quiet(progress: bool | None, work: int) -> bool | None:

@@ -33,7 +33,7 @@ import numpy as np
 
 from rl2_course.envs import TrialEnv, make_maze_trials
 from rl2_course.errors import UsageError
-from rl2_course.evaluate import evaluate_policies, load_rl2_agent, resolve_agents
+from rl2_course.evaluate import aid_notes, evaluate_policies, load_rl2_agent, resolve_agents
 from rl2_course.limits import BYTES_PER_NETWORK_TASK, check_memory, check_seed, evaluation_bytes
 from rl2_course.policy import Policy, UniformRandomPolicy
 from rl2_course.rollout import TrialRecord
@@ -220,6 +220,8 @@ class MazeEvaluation:
     trained_starts: dict[str, str] = field(default_factory=dict)
     #: RL² agent -> the maze size it was trained on, where not ``size`` (`agents_trained_sizes`)
     trained_sizes: dict[str, str] = field(default_factory=dict)
+    #: RL² agent -> what its training used besides RL²'s return (`evaluate.training_aids`)
+    aids: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return {"env": "maze", "size": self.size, "walls": self.walls, "starts": self.starts,
@@ -231,8 +233,8 @@ class MazeEvaluation:
     def notes(self) -> list[str]:
         """What a reader of the table must know that its columns do not say: agents playing a
         maze size or a start protocol they were not trained on, episodes beyond the two they
-        were trained on."""
-        notes = []
+        were trained on, training aids besides RL²'s return."""
+        notes = aid_notes(self.aids)
         for trained in sorted(set(self.trained_sizes.values())):
             names = sorted(n for n, s in self.trained_sizes.items() if s == trained)
             notes.append(f"note: {', '.join(names)} {'was' if len(names) == 1 else 'were'} "
@@ -313,7 +315,7 @@ def evaluate_maze(size: str, agents: Sequence[str | Policy], trials: int, seed: 
                           {name: MazeMetrics.from_records(r.records, episodes_per_trial)
                            for name, r in evaluation.results.items()}, walls, starts,
                           episodes_per_trial, agents_trained_starts(policies),
-                          agents_trained_sizes(policies))
+                          agents_trained_sizes(policies), evaluation.aids)
 
 
 __all__ = ["CHUNK_TRIALS", "MAZE_AGENTS", "MazeEvaluation", "MazeMetrics", "agents_trained_starts",

@@ -274,3 +274,17 @@ def test_count_bonus_reaches_the_learner_only_vanishes_after_until_and_only_band
         TrainConfig.for_mdp(10, count_bonus=0.5).validate()
     with pytest.raises(UsageError, match="count_bonus_until"):
         tiny(count_bonus=0.5, count_bonus_until=0.0).validate()
+
+
+def test_an_evaluation_notes_an_agent_trained_with_a_teacher_never_as_plain_rl2(tmp_path):
+    """`evaluate bandit` on a checkpoint trained with a teacher says so under its table; a plain
+    RL² agent, and the baselines, get no note."""
+    from rl2_course.evaluate import evaluate_bandit
+
+    notes = {}
+    for name, settings in (("taught", dict(teacher_coef=1.0)), ("plain", {})):
+        result = train(tiny(updates=1, **settings), tmp_path / name, progress=False)
+        evaluation = evaluate_bandit(3, 5, ["rl2", "random"], 20, 0, checkpoint=result.checkpoint_path)
+        notes[name] = [line for line in evaluation.table().splitlines() if line.startswith("note")]
+    assert notes == {"taught": ["note: rl2 was trained with a Gittins teacher: not plain RL²"],
+                     "plain": []}
