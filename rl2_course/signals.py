@@ -371,4 +371,5 @@ def privileged_aids(config: dict[str, Any]) -> tuple[str, ...]:
 
 
 __all__ = ["AuxiliaryTask", "CountBonus", "GittinsTeacher", "RewardShaping", "SIGNAL_FIELDS",
-           "SignalSettings", "Teacher", "TrainingSignal", "check_signals", "make_signals", "privileged_aids"]
+           "SignalSettings", "Teacher", "TrainingSignal", "check_signals", "make_signals",
+           "privileged_aids"]
