@@ -80,8 +80,9 @@ def training_aids(policies: Sequence[Policy]) -> dict[str, tuple[str, ...]]:
     aids = {}
     for policy in policies:
         config = getattr(policy, "training_config", None)
-        if config and privileged_aids(config):
-            aids[policy.name] = privileged_aids(config)
+        used = privileged_aids(config) if config else ()
+        if used:
+            aids[policy.name] = used
     return aids
 
 

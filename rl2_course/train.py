@@ -46,6 +46,11 @@ from rl2_course.signals import TrainingSignal
 _TRAIN_TAG = 0x524C32
 
 
+#: the "kl" lr schedule's factor and the range it keeps the learning rate in (the top is
+#: `TrainConfig.lr_max`'s default)
+KL_LR_FACTOR, KL_LR_BOUNDS = 1.5, (1e-6, 1e-2)
+
+
 @dataclass
 class TrainConfig(RunConfig):
     """Every knob of a training run. `for_task` (`for_bandit`, `for_mdp`, `for_maze`) fills in
@@ -80,7 +85,7 @@ class TrainConfig(RunConfig):
     # under target_kl / KL_LR_FACTOR (within KL_LR_BOUNDS), so every update moves the policy
     # by about target_kl however large the batch (`adapt_learning_rate`)
     lr_schedule: str = "linear"
-    lr_max: float = 1e-2               # the "kl" schedule's ceiling (the first author's: 1e-3)
+    lr_max: float = KL_LR_BOUNDS[1]    # the "kl" schedule's ceiling (the first author's: 1e-3)
     gamma: float = 1.0                 # discount inside a trial
     gae_lambda: float = 0.3
     clip_coef: float = 0.2             # ε of the clipped surrogate
@@ -398,10 +403,6 @@ def ppo_update(model: RecurrentActorCritic, optimizer: torch.optim.Optimizer, ba
     return {**{k: v / max(count, 1) for k, v in stats.items()}, "adam_steps": count,
             "kl_stopped": float(not within_trust_region),
             "last_epoch_kl": float(np.mean(epoch_kls)) if epoch_kls else 0.0}
-
-
-#: the "kl" lr schedule's factor and the range it keeps the learning rate in
-KL_LR_FACTOR, KL_LR_BOUNDS = 1.5, (1e-6, 1e-2)
 
 
 def adapt_learning_rate(lr: float, stats: dict[str, float], target_kl: float,
