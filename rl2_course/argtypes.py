@@ -10,6 +10,7 @@ import argparse
 import math
 from typing import Any, Callable
 
+from rl2_course.envs.bandit import parse_prior
 from rl2_course.errors import UsageError
 from rl2_course.limits import SEED_LIMIT, check_seed
 
@@ -86,10 +87,9 @@ def beta_priors(text: str) -> list[tuple[float, float]]:
         if not item:
             continue
         try:
-            a, b = (float(v) for v in item.split(":"))
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"a prior is A:B (Beta(A, B)), got {item!r}") from None
-        priors.append((a, b))
+            priors.append(parse_prior(item))
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
     return priors
 
 

@@ -100,10 +100,26 @@ class TaskFamily:
 
 # -- bandits (Table 1) ---------------------------------------------------------------------------
 
+def _bandit_prior(task: Task) -> tuple[float, float]:
+    """The Beta(a, b) prior a run draws its bandits from: the task's, or the paper's U[0, 1]."""
+    prior = task.get("prior")
+    return bandit_env.UNIFORM_PRIOR if prior is None else bandit_env.parse_prior(prior)
+
+
 def _bandit_check(task: Task) -> None:
     from rl2_course.evaluate import check_bandit_setting
 
     check_bandit_setting(task["arms"], task["episodes"])
+    try:
+        _bandit_prior(task)
+    except ValueError as error:
+        raise UsageError(f"--set prior: {error}") from None
+
+
+def _bandit_describe(task: Task) -> str:
+    prior = task.get("prior")
+    where = "" if prior is None else ", arm means from Beta({}, {})".format(*_bandit_prior(task))
+    return f"bandit k={task['arms']}, n={task['episodes']}{where}"
 
 
 def _bandit_evaluate(task: Task, agents, trials: int, seed: int, **options: Any):
@@ -118,9 +134,9 @@ BANDIT = TaskFamily(
                Argument("episodes", int, "n, pulls per trial")),
     check=_bandit_check,
     training_defaults=lambda t: bandit_setting(t["arms"], t["episodes"]),
-    make_env=lambda t, n: make_bandit_trials(t["arms"], t["episodes"], n),
+    make_env=lambda t, n: make_bandit_trials(t["arms"], t["episodes"], n, _bandit_prior(t)),
     env_spec=lambda t: bandit_env.task_spec(t["arms"], t["episodes"]),
-    describe=lambda t: f"bandit k={t['arms']}, n={t['episodes']}",
+    describe=_bandit_describe,
     pretrained=lambda t: pretrained_checkpoint(t["arms"], t["episodes"]),
     agents_help="random,greedy,epsilon-greedy,ucb1,thompson,optimistic-thompson,gittins,"
                 "bayes-optimal,rl2,rl2-forgetful (rl2 with its memory wiped at every episode start),"
@@ -129,7 +145,10 @@ BANDIT = TaskFamily(
     trial_steps=lambda t: int(t["episodes"]),
     evaluation_heading=lambda t, r: (f"Bernoulli bandits: k={t['arms']} arms, n={t['episodes']} "
                                      f"pulls, {r.trials} trials, seed {r.seed} (every agent meets "
-                                     f"the same tasks)"))
+                                     f"the same tasks)"),
+    # prior: "A:B", training bandits drawn from Beta(A, B) instead of the paper's U[0, 1] (None):
+    # a curriculum over the task distribution; the network and its evaluation are unchanged
+    options={"prior": (None, "str | None")})
 
 
 # -- tabular MDPs (Table 2) ----------------------------------------------------------------------

@@ -301,6 +301,8 @@ def restore_run(path: Path, config: Any, env_spec: dict[str, Any], budget_fields
     for field in dataclasses.fields(config):
         if field.name in budget_fields or field.name not in saved:
             continue
+        if field.name == "task" and _set_options(saved["task"]) == _set_options(config.task):
+            continue   # a family option added since the run began reads None: the same task
         if saved[field.name] != getattr(config, field.name):
             raise UsageError(f"{path} was trained with {field.name}={saved[field.name]!r}, not "
                              f"{getattr(config, field.name)!r}; resume with the same settings")
@@ -315,6 +317,11 @@ def restore_run(path: Path, config: Any, env_spec: dict[str, Any], budget_fields
     state.update, state.trials_seen = int(extra["update"]), int(extra["trials_seen"])
     state.wall_seconds, state.last_return = float(extra["wall_seconds"]), extra.get("last_return")
     return state
+
+
+def _set_options(task: dict[str, Any]) -> dict[str, Any]:
+    """A task without its options left at None (the family's own default)."""
+    return {k: v for k, v in task.items() if v is not None}
 
 
 def warm_start(model: RecurrentActorCritic, path: Path, parts: str = "all") -> None:

@@ -413,3 +413,32 @@ def test_the_rollout_keeps_the_memory_across_episodes_and_ppo_replays_what_it_pl
 
     buggy = collect_trials(ClearsAtEpisodeStarts(), env, 4, torch.Generator().manual_seed(0))
     assert _replay_gap(model, buggy) > 1e-3
+
+
+def test_a_run_on_another_arm_prior_trains_there_and_keeps_it_on_resume(tmp_path):
+    # a curriculum over the task distribution: --set prior=A:B draws the run's bandits from
+    # Beta(A, B) (mean A / (A + B)); the paper's U[0, 1] (mean 1/2) otherwise
+    env = tiny(prior="1:3").make_env(4000)
+    env.reset(seed=0)
+    assert abs(env.task_env.arm_means.mean() - 0.25) < 0.01
+    env = tiny().make_env(4000)
+    env.reset(seed=0)
+    assert abs(env.task_env.arm_means.mean() - 0.5) < 0.01
+    train(tiny(updates=1, prior="1:3"), tmp_path / "run", progress=False)
+    assert load_checkpoint(tmp_path / "run" / "checkpoint.pt")[1]["config"]["task"]["prior"] == "1:3"
+    with pytest.raises(UsageError, match="trained with task="):
+        train(tiny(updates=2), tmp_path / "run", resume=True, progress=False)
+    with pytest.raises(UsageError, match="a Beta prior needs two positive numbers"):
+        TrainConfig.for_bandit(3, 5, prior="0:1")
+
+
+def test_a_run_from_before_a_family_option_existed_resumes(tmp_path):
+    # checkpoints written before the bandit family had its `prior` option record no such key
+    out = tmp_path / "run"
+    straight = train(tiny(updates=2), tmp_path / "straight", progress=False)
+    train(tiny(updates=1), out, progress=False)
+    payload = torch.load(out / "checkpoint.pt", weights_only=True)
+    del payload["config"]["task"]["prior"]
+    torch.save(payload, out / "checkpoint.pt")
+    resumed = train(tiny(updates=2), out, resume=True, progress=False)
+    assert_same_params(params(straight.model), params(resumed.model))

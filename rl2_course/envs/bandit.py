@@ -9,7 +9,9 @@ Other task distributions exist for one reason: to test agents *out of distributi
 ``prior=f`` calls ``f(rng, (B, k))`` for the whole (B, k) array of means, so any distribution
 (one good arm among bad ones, arms close together, ...) can be tried. The default, (1, 1), draws
 exactly the numbers it always drew (``rng.random``), so every result of the paper's setting is
-unchanged.
+unchanged. A training run may also draw its tasks from a Beta prior (``--set prior=A:B``, the
+family's option): a curriculum over the task distribution, which the paper does not use; the
+agent it makes still plays, and is judged on, the paper's U[0, 1].
 
 Common random numbers: each step draws one uniform number per task, and arm ``a`` pays 1 when
 that number is below ``p[a]``. The uniforms do not depend on the actions, so two agents run
@@ -30,6 +32,18 @@ from rl2_course.envs.base import TaskVectorEnv
 ArmPrior = Union[tuple[float, float], Callable[[np.random.Generator, tuple[int, int]], np.ndarray]]
 #: the paper's prior, U[0, 1] = Beta(1, 1)
 UNIFORM_PRIOR = (1.0, 1.0)
+
+
+def parse_prior(text: str) -> tuple[float, float]:
+    """'1:3' -> (1.0, 3.0), the Beta(a, b) prior of the arm means; a `ValueError` in one line
+    for anything else (two positive finite numbers are needed)."""
+    try:
+        a, b = (float(v) for v in str(text).split(":"))
+    except ValueError:
+        raise ValueError(f"a prior is A:B (Beta(A, B)), got {text!r}") from None
+    if not all(np.isfinite(v) and v > 0 for v in (a, b)):
+        raise ValueError(f"a Beta prior needs two positive numbers A:B, got {text!r}")
+    return a, b
 
 
 class BernoulliBandits(TaskVectorEnv):
