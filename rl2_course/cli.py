@@ -424,12 +424,15 @@ def _analyse_behaviour(args: argparse.Namespace) -> int:
 
 def _analyse_ood_bandit(args: argparse.Namespace) -> int:
     from rl2_course.analysis import ood
+    from rl2_course.envs.bandit import parse_prior
 
     n = args.episodes
     report = ood.bandit_ood(args.arms, n, ood.bandit_conditions(n, args.lengths, args.priors),
                             trials=args.trials, seed=args.seed,
                             agents=args.agents or ood.BANDIT_OOD_AGENTS, checkpoint=args.checkpoint)
-    return _print_ood(report, args, f"bandit k={args.arms}, n={n}, arm means from U[0,1]")
+    prior = report.trained.get("prior")
+    prior = "U[0,1]" if prior is None else ood.describe_prior(parse_prior(prior))
+    return _print_ood(report, args, f"bandit k={args.arms}, n={n}, arm means from {prior}")
 
 
 def _analyse_ood_mdp(args: argparse.Namespace) -> int:

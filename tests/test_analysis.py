@@ -252,6 +252,15 @@ def test_bandit_ood_is_deterministic_and_its_training_row_is_the_evaluators(band
     assert "(training)" in a.table() and json.dumps(a.to_json())
 
 
+def test_an_agent_trained_on_another_prior_has_that_row_marked_as_its_training(tmp_path):
+    run = train(TrainConfig.for_bandit(3, 5, updates=1, prior="1:3", **TINY), tmp_path / "run",
+                progress=False)
+    report = bandit_ood(3, 5, bandit_conditions(5, lengths=[5], priors=[(1, 3)]), trials=20,
+                        seed=0, checkpoint=run.checkpoint_path, agents=["random"])
+    assert [r.in_distribution for r in report.rows] == [False, True]
+    assert report.trained["prior"] == "1:3"
+
+
 def test_bandit_ood_refuses_what_the_network_cannot_play(bandit_run):
     with pytest.raises(UsageError, match="k=3"):                  # more arms than the network has
         bandit_ood(5, 5, [BanditCondition(5)], trials=10, seed=0, checkpoint=bandit_run.checkpoint_path)

@@ -37,6 +37,7 @@ from rl2_course.agents.rl2_agent import RL2Agent
 from rl2_course.baselines import make_bandit_baseline, make_mdp_baseline
 from rl2_course.baselines.tuned import tuned_mdp_parameters, tuned_parameters
 from rl2_course.envs import UNIFORM_PRIOR, ArmPrior, make_bandit_trials, make_mdp_trials
+from rl2_course.envs.bandit import parse_prior
 from rl2_course.errors import UsageError
 from rl2_course.evaluate import (Evaluation, check_bandit_evaluation_fits, check_bandit_setting,
                                  evaluate_policies, make_bandit_agent)
@@ -212,14 +213,17 @@ def bandit_ood(arms: int, episodes: int, conditions: Sequence[BanditCondition] |
         check_bandit_evaluation_fits(arms, condition.episodes, trials, ["rl2", RETRAINED, *agents],
                                      keep_records=keep_records)
     rl2 = make_bandit_agent("rl2", arms, episodes, checkpoint=checkpoint)   # its own spec: checked
-    report = OODReport("bandit", {"env": "bandit", "arms": arms, "episodes": episodes},
-                       trials, seed)
+    trained_on = (getattr(rl2, "training_config", None) or {}).get("task", {}).get("prior")
+    trained_prior = UNIFORM_PRIOR if trained_on is None else parse_prior(trained_on)
+    report = OODReport("bandit", {"env": "bandit", "arms": arms, "episodes": episodes,
+                                  **({"prior": trained_on} if trained_on else {})}, trials, seed)
     for condition in conditions:
         n = condition.episodes
         # baselines as deployed at the training setting; only the horizon follows the condition
         policies: list[Policy] = [rl2] + [
             _bandit_baseline(name, arms, n, tuned_parameters(name, arms, episodes)) for name in agents]
-        uniform = not callable(condition.prior) and tuple(condition.prior) == UNIFORM_PRIOR
+        prior = None if callable(condition.prior) else tuple(float(v) for v in condition.prior)
+        uniform = prior == UNIFORM_PRIOR
         if retrained and uniform and n != episodes and pretrained_checkpoint(arms, n).exists():
             policies.insert(1, RL2Agent(make_bandit_agent("rl2", arms, n).model, name=RETRAINED))
         evaluation = evaluate_policies(
@@ -227,7 +231,7 @@ def bandit_ood(arms: int, episodes: int, conditions: Sequence[BanditCondition] |
             lambda size, c=condition: make_bandit_trials(arms, c.episodes, size, c.prior),
             policies, trials, seed, keep_records=keep_records, progress=False, work=trials * n,
             task_arrays=lambda env: env.task_env.arm_means.copy())
-        report.rows.append(OODRow(condition, uniform and n == episodes, evaluation))
+        report.rows.append(OODRow(condition, prior == trained_prior and n == episodes, evaluation))
     return report
 
 
