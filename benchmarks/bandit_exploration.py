@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from rl2_course.agents import RL2Agent
+from rl2_course.errors import UsageError
 from rl2_course.evaluate import evaluate_bandit, expected_regret
 from rl2_course.settings import pretrained_checkpoint
 
@@ -63,7 +64,10 @@ def main() -> None:
     args = parser.parse_args()
     k, n = args.arms, args.episodes
     files = args.checkpoint or [pretrained_checkpoint(k, n)]
-    agents = [RL2Agent.from_checkpoint(f, k, n, name=f"rl2: {f.name}") for f in files]
+    try:
+        agents = [RL2Agent.from_checkpoint(f, k, n, name=f"rl2: {f.name}") for f in files]
+    except UsageError as error:       # a missing or wrong file: one line, exit 2
+        parser.exit(2, f"{parser.prog}: error: {error}\n")
     evaluation = evaluate_bandit(k, n, [*agents, *BASELINES], args.trials, args.seed,
                                  keep_records=True, progress=False)
     early = min(20, n)
