@@ -118,7 +118,7 @@ def _bandit_check(task: Task) -> None:
 
 def _bandit_describe(task: Task) -> str:
     prior = task.get("prior")
-    where = "" if prior is None else ", arm means from Beta({}, {})".format(*_bandit_prior(task))
+    where = "" if prior is None else ", arm means from Beta({:g}, {:g})".format(*_bandit_prior(task))
     return f"bandit k={task['arms']}, n={task['episodes']}{where}"
 
 
