@@ -424,14 +424,13 @@ def _analyse_behaviour(args: argparse.Namespace) -> int:
 
 def _analyse_ood_bandit(args: argparse.Namespace) -> int:
     from rl2_course.analysis import ood
-    from rl2_course.envs.bandit import parse_prior
+    from rl2_course.envs.bandit import describe_prior, task_prior
 
     n = args.episodes
     report = ood.bandit_ood(args.arms, n, ood.bandit_conditions(n, args.lengths, args.priors),
                             trials=args.trials, seed=args.seed,
                             agents=args.agents or ood.BANDIT_OOD_AGENTS, checkpoint=args.checkpoint)
-    prior = report.trained.get("prior")
-    prior = "U[0,1]" if prior is None else ood.describe_prior(parse_prior(prior))
+    prior = describe_prior(task_prior(report.trained.get("prior")))
     return _print_ood(report, args, f"bandit k={args.arms}, n={n}, arm means from {prior}")
 
 

@@ -100,26 +100,21 @@ class TaskFamily:
 
 # -- bandits (Table 1) ---------------------------------------------------------------------------
 
-def _bandit_prior(task: Task) -> tuple[float, float]:
-    """The Beta(a, b) prior a run draws its bandits from: the task's, or the paper's U[0, 1]."""
-    prior = task.get("prior")
-    return bandit_env.UNIFORM_PRIOR if prior is None else bandit_env.parse_prior(prior)
-
-
 def _bandit_check(task: Task) -> None:
     from rl2_course.evaluate import check_bandit_setting
 
     check_bandit_setting(task["arms"], task["episodes"])
     try:
-        _bandit_prior(task)
+        bandit_env.task_prior(task.get("prior"))
     except ValueError as error:
         raise UsageError(f"--set prior: {error}") from None
 
 
 def _bandit_describe(task: Task) -> str:
-    prior = task.get("prior")
-    where = "" if prior is None else ", arm means from Beta({:g}, {:g})".format(*_bandit_prior(task))
-    return f"bandit k={task['arms']}, n={task['episodes']}{where}"
+    setting, prior = f"bandit k={task['arms']}, n={task['episodes']}", task.get("prior")
+    if prior is None:
+        return setting
+    return f"{setting}, arm means from {bandit_env.describe_prior(bandit_env.task_prior(prior))}"
 
 
 def _bandit_evaluate(task: Task, agents, trials: int, seed: int, **options: Any):
@@ -134,7 +129,8 @@ BANDIT = TaskFamily(
                Argument("episodes", int, "n, pulls per trial")),
     check=_bandit_check,
     training_defaults=lambda t: bandit_setting(t["arms"], t["episodes"]),
-    make_env=lambda t, n: make_bandit_trials(t["arms"], t["episodes"], n, _bandit_prior(t)),
+    make_env=lambda t, n: make_bandit_trials(t["arms"], t["episodes"], n,
+                                                  bandit_env.task_prior(t.get("prior"))),
     env_spec=lambda t: bandit_env.task_spec(t["arms"], t["episodes"]),
     describe=_bandit_describe,
     pretrained=lambda t: pretrained_checkpoint(t["arms"], t["episodes"]),

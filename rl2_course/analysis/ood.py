@@ -37,7 +37,7 @@ from rl2_course.agents.rl2_agent import RL2Agent
 from rl2_course.baselines import make_bandit_baseline, make_mdp_baseline
 from rl2_course.baselines.tuned import tuned_mdp_parameters, tuned_parameters
 from rl2_course.envs import UNIFORM_PRIOR, ArmPrior, make_bandit_trials, make_mdp_trials
-from rl2_course.envs.bandit import parse_prior
+from rl2_course.envs.bandit import describe_prior, task_prior
 from rl2_course.errors import UsageError
 from rl2_course.evaluate import (Evaluation, check_bandit_evaluation_fits, check_bandit_setting,
                                  evaluate_policies, make_bandit_agent)
@@ -55,15 +55,6 @@ MDP_OOD_AGENTS = ("beb", "psrl", "greedy", "random")
 RETRAINED = "rl2-retrained"
 #: agents not counted as "the best baseline" RL² is compared with
 _NOT_BASELINES = ("rl2", RETRAINED, "random")
-
-
-def describe_prior(prior: ArmPrior) -> str:
-    """'U[0,1]' for the paper's prior, 'Beta(a,b)' for another, the function's name otherwise."""
-    if callable(prior):
-        return getattr(prior, "__name__", "custom prior")
-    if tuple(float(v) for v in prior) == UNIFORM_PRIOR:
-        return "U[0,1]"
-    return f"Beta({prior[0]:g},{prior[1]:g})"
 
 
 @dataclass(frozen=True)
@@ -214,7 +205,7 @@ def bandit_ood(arms: int, episodes: int, conditions: Sequence[BanditCondition] |
                                      keep_records=keep_records)
     rl2 = make_bandit_agent("rl2", arms, episodes, checkpoint=checkpoint)   # its own spec: checked
     trained_on = (getattr(rl2, "training_config", None) or {}).get("task", {}).get("prior")
-    trained_prior = UNIFORM_PRIOR if trained_on is None else parse_prior(trained_on)
+    trained_prior = task_prior(trained_on)
     report = OODReport("bandit", {"env": "bandit", "arms": arms, "episodes": episodes,
                                   **({"prior": trained_on} if trained_on else {})}, trials, seed)
     for condition in conditions:

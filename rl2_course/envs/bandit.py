@@ -46,6 +46,20 @@ def parse_prior(text: str) -> tuple[float, float]:
     return a, b
 
 
+def task_prior(option: str | None) -> tuple[float, float]:
+    """A bandit task's ``prior`` option ('A:B', or None for the paper's U[0, 1]) as (a, b)."""
+    return UNIFORM_PRIOR if option is None else parse_prior(option)
+
+
+def describe_prior(prior: ArmPrior) -> str:
+    """'U[0,1]' for the paper's prior, 'Beta(a,b)' for another, the function's name otherwise."""
+    if callable(prior):
+        return getattr(prior, "__name__", "custom prior")
+    if tuple(float(v) for v in prior) == UNIFORM_PRIOR:
+        return "U[0,1]"
+    return f"Beta({prior[0]:g},{prior[1]:g})"
+
+
 class BernoulliBandits(TaskVectorEnv):
     """B Bernoulli bandits with ``arms`` arms each; one pull is one episode.
 
